@@ -1,0 +1,77 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static LieConv.Groups.SeriesFunctions;
+using static LieConv.Groups.TensorMath;
+
+namespace LieConv.Groups;
+
+/// <summary>
+/// SE(2), rigid motions of the plane. Algebra order (θ, b₁, b₂); with J = [[0, −1], [1, 0]]:
+/// exp = [[R(θ), V b], [0, 1]] with V = sinc θ·I + θ cosc θ·J, and log inverts it with
+/// V⁻¹ = sinc θ / (2 cosc θ)·I − (θ/2)·J. A point x lifts to [R(φ) | x] for ns stabilizer angles
+/// φ_k = −π + 2πk/ns + φ₀, φ₀ ~ U[0, 2π) once per point. Distance: α|θ| + (1 − α)‖b‖ of the pair's log.
+/// </summary>
+public sealed class SE2 : LieGroup
+{
+    /// <summary>SE(2) with distance weighting α.</summary>
+    public SE2(double alpha = DefaultAlpha) : base(alpha) { }
+
+    /// <inheritdoc />
+    public override int LieDim => 3;
+    /// <inheritdoc />
+    public override int RepDim => 3;
+    /// <inheritdoc />
+    public override int SpaceDim => 2;
+
+    /// <inheritdoc />
+    public override Tensor Hat(Tensor a)
+    {
+        var (t, b1, b2) = (a.select(-1, 0), a.select(-1, 1), a.select(-1, 2));
+        var zero = zeros_like(t);
+        return Matrix(3, 3, zero, -t, b1, t, zero, b2, zero, zero, zero);
+    }
+
+    /// <inheritdoc />
+    public override Tensor Exp(Tensor a)
+    {
+        var (t, b1, b2) = (a.select(-1, 0), a.select(-1, 1), a.select(-1, 2));
+        var (c, s) = (t.cos(), t.sin());
+        var (v, w) = (Sinc(t), t * Cosc(t));                     // V = v·I + w·J
+        var zero = zeros_like(t);
+        return Matrix(3, 3, c, -s, v * b1 - w * b2, s, c, w * b1 + v * b2, zero, zero, ones_like(t));
+    }
+
+    /// <inheritdoc />
+    public override Tensor Log(Tensor g)
+    {
+        var t = atan2(g[TensorIndex.Ellipsis, 1, 0] - g[TensorIndex.Ellipsis, 0, 1],
+                      g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1]);
+        var (x, y) = (g[TensorIndex.Ellipsis, 0, 2], g[TensorIndex.Ellipsis, 1, 2]);
+        var (p, w) = (Sinc(t) / (2 * Cosc(t)), t / 2);            // V⁻¹ = p·I − w·J
+        return stack(new[] { t, p * x + w * y, p * y - w * x }, -1);
+    }
+
+    /// <inheritdoc />
+    public override Tensor Section(Tensor x) => cat(new[] { zeros_like(x.narrow(-1, 0, 1)), x }, -1);
+
+    /// <inheritdoc />
+    public override Tensor OrbitOrigin(Tensor q) => q.new_zeros(Leading(q, 1).Append(2).ToArray());
+
+    /// <inheritdoc />
+    public override Tensor SampleStabilizer(Tensor points, int liftSamples, Generator? generator = null)
+    {
+        var perPoint = Leading(points, 1);
+        var offset = rand(perPoint.Append(1).ToArray(), dtype: points.dtype, device: points.device, generator: generator) * (2 * Math.PI);
+        var grid = arange(1, liftSamples + 1, dtype: points.dtype, device: points.device) * (2 * Math.PI / liftSamples) - Math.PI;
+        var angle = offset + grid;                                   // (…, n, ns)
+        var zero = zeros_like(angle);
+        return stack(new[] { angle, zero, zero }, -1);
+    }
+
+    /// <inheritdoc />
+    public override Tensor Distance(Tensor pairFeatures) =>
+        Alpha * pairFeatures.select(-1, 0).abs() + (1 - Alpha) * SafeNorm(pairFeatures.narrow(-1, 1, 2));
+
+    /// <inheritdoc />
+    public override string ToString() => $"SE2({Alpha:R})";
+}
