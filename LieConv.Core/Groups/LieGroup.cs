@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static LieConv.Groups.TensorMath;
@@ -133,10 +134,10 @@ public abstract class LieGroup
 
     /// <summary>
     /// Samples ns elements of the stabilizer of each point's orbit origin, in Lie-algebra coordinates:
-    /// points (…, n, SpaceDim) → (…, n, ns, LieDim). Draws from <paramref name="generator"/> when given.
+    /// points (…, n, SpaceDim) → (…, n, ns, LieDim). Draws from <paramref name="random"/> (libtorch's global generator when null).
     /// </summary>
     /// <remarks>The default is for a trivial stabilizer: the identity, and only one lift sample makes sense.</remarks>
-    public virtual Tensor SampleStabilizer(Tensor points, int liftSamples, Generator? generator = null)
+    public virtual Tensor SampleStabilizer(Tensor points, int liftSamples, RandomSource? random = null)
     {
         if (liftSamples != 1)
             throw new ArgumentOutOfRangeException(nameof(liftSamples), liftSamples,
@@ -145,18 +146,18 @@ public abstract class LieGroup
     }
 
     /// <summary>Lifts points (…, n, SpaceDim) to ns group elements each, drawing stabilizer samples as needed.</summary>
-    public LiftedPoints Lift(Tensor points, int liftSamples = 1, Generator? generator = null)
+    public LiftedPoints Lift(Tensor points, int liftSamples = 1, RandomSource? random = null)
     {
         if (liftSamples < 1)
             throw new ArgumentOutOfRangeException(nameof(liftSamples), liftSamples, "At least one lift sample is needed.");
         CheckPoints(points);
-        using var stabilizer = SampleStabilizer(points, liftSamples, generator);
+        using var stabilizer = SampleStabilizer(points, liftSamples, random);
         return Lift(points, stabilizer);
     }
 
     /// <summary>
     /// Lifts points (…, n, SpaceDim) with given stabilizer samples (…, n, ns, LieDim) to the elements s(x)·h:
-    /// the deterministic half of <see cref="Lift(Tensor, int, Generator?)"/>, used to match lifts across inputs.
+    /// the deterministic half of <see cref="Lift(Tensor, int, RandomSource?)"/>, used to match lifts across inputs.
     /// </summary>
     public LiftedPoints Lift(Tensor points, Tensor stabilizer)
     {

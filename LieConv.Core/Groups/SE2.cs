@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static LieConv.Groups.SeriesFunctions;
@@ -58,10 +59,10 @@ public sealed class SE2 : LieGroup
     public override Tensor OrbitOrigin(Tensor q) => q.new_zeros(Leading(q, 1).Append(2).ToArray());
 
     /// <inheritdoc />
-    public override Tensor SampleStabilizer(Tensor points, int liftSamples, Generator? generator = null)
+    public override Tensor SampleStabilizer(Tensor points, int liftSamples, RandomSource? random = null)
     {
         var perPoint = Leading(points, 1);
-        var offset = rand(perPoint.Append(1).ToArray(), dtype: points.dtype, device: points.device, generator: generator) * (2 * Math.PI);
+        var offset = (random ?? RandomSource.FromGenerator()).Uniform(perPoint.Append(1L).ToArray(), points.dtype, points.device) * (2 * Math.PI);
         var grid = arange(1, liftSamples + 1, dtype: points.dtype, device: points.device) * (2 * Math.PI / liftSamples) - Math.PI;
         var angle = offset + grid;                                   // (…, n, ns)
         var zero = zeros_like(angle);

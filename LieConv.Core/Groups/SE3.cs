@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static LieConv.Groups.SeriesFunctions;
@@ -62,11 +63,11 @@ public sealed class SE3 : LieGroup
     public override Tensor OrbitOrigin(Tensor q) => q.new_zeros(Leading(q, 1).Append(3).ToArray());
 
     /// <inheritdoc />
-    public override Tensor SampleStabilizer(Tensor points, int liftSamples, Generator? generator = null)
+    public override Tensor SampleStabilizer(Tensor points, int liftSamples, RandomSource? random = null)
     {
         var perPoint = Leading(points, 1);
         var drawn = PerPointLift ? perPoint : perPoint[..^1].Append(1).ToArray();
-        var rotations = SO3.SampleHaar(drawn.Append(liftSamples).ToArray(), points.dtype, points.device, generator);
+        var rotations = SO3.SampleHaar(drawn.Append(liftSamples).ToArray(), points.dtype, points.device, random);
         rotations = rotations.expand(perPoint.Concat(new long[] { liftSamples, 3 }).ToArray());
         return cat(new[] { rotations, zeros_like(rotations) }, -1);
     }

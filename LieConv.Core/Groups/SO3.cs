@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using static LieConv.Groups.SeriesFunctions;
@@ -59,10 +60,10 @@ public sealed class SO3 : LieGroup
     public override Tensor OrbitOrigin(Tensor q) => cat(new[] { q, zeros_like(q), zeros_like(q) }, -1);
 
     /// <inheritdoc />
-    public override Tensor SampleStabilizer(Tensor points, int liftSamples, Generator? generator = null)
+    public override Tensor SampleStabilizer(Tensor points, int liftSamples, RandomSource? random = null)
     {
         var shape = Leading(points, 1).Append(liftSamples).ToArray();
-        var angle = rand(shape, dtype: points.dtype, device: points.device, generator: generator) * (2 * Math.PI);
+        var angle = (random ?? RandomSource.FromGenerator()).Uniform(shape, points.dtype, points.device) * (2 * Math.PI);
         var zero = zeros_like(angle);
         return stack(new[] { angle, zero, zero }, -1);
     }
@@ -106,9 +107,9 @@ public sealed class SO3 : LieGroup
     /// Haar-random rotation vectors of shape (…, 3): a normalised Gaussian quaternion, taken with a non-negative
     /// real part so the angle 2·atan2(‖q⃗‖, q₀) stays in [0, π].
     /// </summary>
-    internal static Tensor SampleHaar(long[] shape, ScalarType dtype, Device device, Generator? generator)
+    internal static Tensor SampleHaar(long[] shape, ScalarType dtype, Device device, RandomSource? random)
     {
-        var q = randn(shape.Append(4).ToArray(), dtype: dtype, device: device, generator: generator);
+        var q = (random ?? RandomSource.FromGenerator()).Normal(shape.Append(4L).ToArray(), dtype, device);
         q = where(q.narrow(-1, 0, 1) < 0, -q, q);
         var vector = q.narrow(-1, 1, 3);
         var vectorNorm = SafeNorm(vector, keepDim: true);

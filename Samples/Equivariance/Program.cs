@@ -37,7 +37,7 @@ foreach (var spec in options.Groups)
     int samples = group is SE2 or SO3 or SE3 ? 2 : 1;
     var x = randn(options.Clouds, options.Points, group.SpaceDim, dtype: dtype, device: device);
     var g = group.Exp((rand(group.LieDim, dtype: dtype, device: device) * 2 - 1) * 2);
-    var stabilizer = group.SampleStabilizer(x, samples, TorchRuntime.CreateGenerator(options.Seed, "lift", device));
+    var stabilizer = group.SampleStabilizer(x, samples, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(options.Seed, "lift", device)));
     var movedLift = group.Log(matmul(matmul(group.Inverse(group.Exp(group.Section(group.Act(g, x)))), g).unsqueeze(-3),
         group.Exp(group.Compose(group.Section(x).unsqueeze(-2), stabilizer))));
     var before = Pairs(group, group.Lift(x, stabilizer));

@@ -42,7 +42,7 @@ public class LiftAndPairTests
     {
         var group = create();
         var x = Points(group, ScalarType.Float64);
-        using var generator = TorchRuntime.CreateGenerator(7, "lift");
+        var generator = RandomSource.FromGenerator(TorchRuntime.CreateGenerator(7, "lift"));
         var lifted = group.Lift(x, SamplesFor(group), generator);
         int ns = SamplesFor(group);
         Assert.That(lifted.Elements.shape, Is.EqualTo(new long[] { 2, 20 * ns, group.LieDim }));
@@ -62,7 +62,7 @@ public class LiftAndPairTests
             var x = Points(group, dtype);
             var g = RandomElement(group, dtype);
             var gx = group.Act(g, x);
-            using var generator = TorchRuntime.CreateGenerator(3, "lift");
+            var generator = RandomSource.FromGenerator(TorchRuntime.CreateGenerator(3, "lift"));
             var stabilizer = group.SampleStabilizer(x, SamplesFor(group), generator);
 
             // The lift of g·x that matches the lift s(x)·h of x uses h' = s(gx)⁻¹·g·s(x)·h. It must again be a
@@ -121,7 +121,7 @@ public class LiftAndPairTests
     {
         var group = create();
         var x = Points(group, ScalarType.Float64);
-        var lifted = group.Lift(x, SamplesFor(group), TorchRuntime.CreateGenerator(5, "lift"));
+        var lifted = group.Lift(x, SamplesFor(group), RandomSource.FromGenerator(TorchRuntime.CreateGenerator(5, "lift")));
         var distances = group.Distance(AllPairs(group, lifted));
         long n = lifted.Elements.shape[1];
         Assert.That(distances.shape, Is.EqualTo(new long[] { 2, n, n }));
@@ -149,7 +149,7 @@ public class LiftAndPairTests
     [Test]
     public void SO3Lift_StabilizerAnglesAreUniform_AndSE3LiftRotationsAreHaar()
     {
-        using var generator = TorchRuntime.CreateGenerator(1, "stats");
+        var generator = RandomSource.FromGenerator(TorchRuntime.CreateGenerator(1, "stats"));
         var points = randn(1, 4000, 3, dtype: ScalarType.Float64);
         var angles = new SO3().SampleStabilizer(points, 5, generator).select(-1, 0).flatten();
         // Uniform on [0, 2π): E cos = E sin = 0, E φ = π, and a Kolmogorov–Smirnov distance well under 1.63/√n (p = 0.01).
@@ -173,10 +173,10 @@ public class LiftAndPairTests
     public void SE3Lift_SharesRotationsAcrossACloud_WhenNotPerPoint()
     {
         var points = randn(2, 6, 3, dtype: ScalarType.Float64);
-        var shared = new SE3(perPointLift: false).SampleStabilizer(points, 2, TorchRuntime.CreateGenerator(1, "lift"));
+        var shared = new SE3(perPointLift: false).SampleStabilizer(points, 2, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(1, "lift")));
         Assert.That(MaxAbs(shared[TensorIndex.Colon, 0] - shared[TensorIndex.Colon, 5]), Is.EqualTo(0));
         Assert.That(MaxAbs(shared[0] - shared[1]), Is.GreaterThan(0));
-        var own = new SE3().SampleStabilizer(points, 2, TorchRuntime.CreateGenerator(1, "lift"));
+        var own = new SE3().SampleStabilizer(points, 2, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(1, "lift")));
         Assert.That(MaxAbs(own[TensorIndex.Colon, 0] - own[TensorIndex.Colon, 5]), Is.GreaterThan(0));
     }
 
@@ -185,9 +185,9 @@ public class LiftAndPairTests
     {
         var group = new SE2(0.05);
         var x = randn(3, 8, 2);
-        var first = group.Lift(x, 2, TorchRuntime.CreateGenerator(42, "lift")).Elements;
-        var second = group.Lift(x, 2, TorchRuntime.CreateGenerator(42, "lift")).Elements;
-        var other = group.Lift(x, 2, TorchRuntime.CreateGenerator(43, "lift")).Elements;
+        var first = group.Lift(x, 2, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(42, "lift"))).Elements;
+        var second = group.Lift(x, 2, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(42, "lift"))).Elements;
+        var other = group.Lift(x, 2, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(43, "lift"))).Elements;
         Assert.That(MaxAbs(first - second), Is.EqualTo(0));
         Assert.That(MaxAbs(first - other), Is.GreaterThan(0));
         // With two samples the lifts of a point differ by a half turn, as in the original.

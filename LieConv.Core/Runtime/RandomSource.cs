@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LieConv.Runtime;
+
+/// <summary>
+/// Where random draws (lift stabilizers, neighbourhood noise, subsampling starts) come from. Training draws from
+/// a torch generator; evaluation can use a <see cref="Counter"/> source, whose draws are a fixed function of the
+/// position inside one cloud, so a cloud's prediction is reproducible and does not depend on the batch it is in,
+/// its padding, or the device.
+/// </summary>
+public abstract class RandomSource
+{
+    /// <summary>Uniform draws in [0, 1) of the given shape; axis 0 indexes clouds.</summary>
+    public abstract Tensor Uniform(long[] shape, ScalarType dtype, Device device);
+
+    /// <summary>Standard normal draws of the given shape; axis 0 indexes clouds.</summary>
+    public virtual Tensor Normal(long[] shape, ScalarType dtype, Device device)
+    {
+        // Box–Muller on two uniforms; 1 − u keeps the logarithm's argument in (0, 1].
+        var u = Uniform(shape.Append(2).ToArray(), ScalarType.Float64, device);
+        var radius = (-2 * (1 - u.select(-1, 0)).log()).sqrt();
+        return (radius * (2 * Math.PI * u.select(-1, 1)).cos()).to(dtype);
+    }
+
+    /// <summary>Draws from <paramref name="generator"/>, or from libtorch's global generator when it is null.</summary>
+    public static RandomSource FromGenerator(Generator? generator = null) => new GeneratorSource(generator);
+
+    /// <summary>
+    /// Deterministic draws: element (c, i, j, …) of a request is a hash of (seed, i, j, …) — the cloud index c is
+    /// ignored, so every cloud of a batch gets the same draws for the same positions.
+    /// </summary>
+    public static RandomSource Counter(long seed) => new CounterSource(seed);
+
+    private sealed class GeneratorSource(Generator? generator) : RandomSource
+    {
+        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device) =>
+            rand(shape, dtype: dtype, device: device, generator: generator);
+
+        public override Tensor Normal(long[] shape, ScalarType dtype, Device device) =>
+            randn(shape, dtype: dtype, device: device, generator: generator);
+    }
+
+    private sealed class CounterSource(long seed) : RandomSource
+    {
+        private const long Mask32 = 0xFFFFFFFFL;
+
+        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device)
+        {
+            // Hash the seed, then fold in each within-cloud axis index in turn (broadcast): a counter-based
+            // generator with 32-bit state kept in int64 so that no product overflows.
+            var state = tensor(Mix(seed & Mask32 ^ (seed >> 32) * 0x9E3779B1L & Mask32), dtype: ScalarType.Int64, device: device);
+            for (int axis = 1; axis < shape.Length; axis++)
+            {
+                var index = arange(shape[axis], dtype: ScalarType.Int64, device: device);
+                var view = Enumerable.Repeat(1L, shape.Length).ToArray();
+                view[axis] = shape[axis];
+                state = Hash((state ^ index.view(view)) + axis);
+            }
+            var bits = ShiftRight(state.expand(shape), 8);             // 24 bits: exact in float32
+            return (bits.to(ScalarType.Float64) / (1 << 24)).to(dtype);
+        }
+
+        private static long Mix(long x)
+        {
+            // The same 32-bit finaliser as Hash, on the host for the seed.
+            x ^= x >> 16; x = x * 0x7FEB352DL & Mask32;
+            x ^= x >> 15; x = MultiplyMod32(x, 0x846CA68BL);
+            return x ^ (x >> 16);
+        }
+
+        private static long MultiplyMod32(long x, long c) => (x * (c & 0xFFFF) + ((x * (c >> 16) & 0xFFFF) << 16)) & Mask32;
+
+        /// <summary>Wellons' "lowbias32" integer hash on values in [0, 2³²), in int64 tensor arithmetic.</summary>
+        private static Tensor Hash(Tensor x)
+        {
+            x = x & Mask32;
+            x = x ^ ShiftRight(x, 16);
+            x = x * 0x7FEB352DL & Mask32;
+            x = x ^ ShiftRight(x, 15);
+            x = (x * 0xA68BL + (x * 0x846CL & 0xFFFF) * 0x10000L) & Mask32;
+            return x ^ ShiftRight(x, 16);
+        }
+
+        // Values are non-negative, so a floor division is the logical shift.
+        private static Tensor ShiftRight(Tensor x, int bits) => x.div(1L << bits, rounding_mode: RoundingMode.floor);
+    }
+}
