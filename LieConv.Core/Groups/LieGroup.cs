@@ -50,6 +50,12 @@ public abstract class LieGroup
     /// <summary>Length of a pair feature [log(v⁻¹u), q_u, q_v]: LieDim + 2·QDim, the input width of a kernel.</summary>
     public int PairDim => LieDim + 2 * QDim;
 
+    /// <summary>
+    /// Whether lifting draws random stabilizer elements (the stabilizer of a point is not trivial); when false a
+    /// point's lift is a fixed function of the point and only one lift sample makes sense.
+    /// </summary>
+    public virtual bool HasRandomLift => false;
+
     /// <summary>Weighting α of the group part against the orbit part in <see cref="Distance"/>.</summary>
     public double Alpha { get; }
 
@@ -98,7 +104,10 @@ public abstract class LieGroup
     public virtual Tensor Distance(Tensor pairFeatures)
     {
         var (a, qu, qv) = SplitPairFeatures(pairFeatures);
-        return Alpha * SafeNorm(a) + (1 - Alpha) * SafeNorm(qu - qv);
+        // An empty part contributes 0; skipping it saves passes over the (B, m, n) distance tensors.
+        if (QDim == 0) return Alpha * Norm(a);
+        if (LieDim == 0) return (1 - Alpha) * Norm(qu - qv);
+        return Alpha * Norm(a) + (1 - Alpha) * Norm(qu - qv);
     }
 
     /// <summary>Splits pair features into (log(v⁻¹u), q_u, q_v).</summary>

@@ -46,7 +46,7 @@ public sealed class RxSO2 : LieGroup
     {
         var s = (g[TensorIndex.Ellipsis, 1, 0] - g[TensorIndex.Ellipsis, 0, 1]) / 2;
         var c = (g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1]) / 2;
-        return stack(new[] { (s.square() + c.square()).sqrt().log(), atan2(s, c) }, -1);
+        return stack(new[] { (s.square() + c.square()).sqrt().log(), WrapAngle(atan2(s, c)) }, -1);
     }
 
     /// <inheritdoc />

@@ -22,6 +22,8 @@ public sealed class SE2 : LieGroup
     /// <inheritdoc />
     public override int RepDim => 3;
     /// <inheritdoc />
+    public override bool HasRandomLift => true;
+    /// <inheritdoc />
     public override int SpaceDim => 2;
 
     /// <inheritdoc />
@@ -45,11 +47,39 @@ public sealed class SE2 : LieGroup
     /// <inheritdoc />
     public override Tensor Log(Tensor g)
     {
-        var t = atan2(g[TensorIndex.Ellipsis, 1, 0] - g[TensorIndex.Ellipsis, 0, 1],
-                      g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1]);
+        var t = WrapAngle(atan2(g[TensorIndex.Ellipsis, 1, 0] - g[TensorIndex.Ellipsis, 0, 1],
+                                g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1]));
         var (x, y) = (g[TensorIndex.Ellipsis, 0, 2], g[TensorIndex.Ellipsis, 1, 2]);
-        var (p, w) = (Sinc(t) / (2 * Cosc(t)), t / 2);            // V⁻¹ = p·I − w·J
-        return stack(new[] { t, p * x + w * y, p * y - w * x }, -1);
+        return stack(new[] { t }.Concat(InverseV(t, x, y)).ToArray(), -1);
+    }
+
+    /// <summary>
+    /// log(v⁻¹u) in closed form: angle wrap(θ_u − θ_v), translation V⁻¹(θ)·R(−θ_v)(t_u − t_v) with t the
+    /// translation parts. Equal to the generic matrix route, without building 3×3 matrices for every pair.
+    /// </summary>
+    public override Tensor PairElements(Tensor u, Tensor v)
+    {
+        RequireSameKind(u, v, nameof(u), nameof(v));
+        var (tu, tv) = (Translation(u), Translation(v));                 // per point, before broadcasting
+        var (thetaV, dx, dy) = (v.select(-1, 0), tu.x - tv.x, tu.y - tv.y);
+        var (c, s) = (thetaV.cos(), thetaV.sin());
+        var theta = WrapAngle(u.select(-1, 0) - thetaV);
+        return stack(new[] { theta }.Concat(InverseV(theta, c * dx + s * dy, c * dy - s * dx)).ToArray(), -1);
+    }
+
+    /// <summary>The translation part V(θ)·b of exp(θ, b).</summary>
+    private static (Tensor x, Tensor y) Translation(Tensor a)
+    {
+        var (t, b1, b2) = (a.select(-1, 0), a.select(-1, 1), a.select(-1, 2));
+        var (v, w) = (Sinc(t), t * Cosc(t));
+        return (v * b1 - w * b2, w * b1 + v * b2);
+    }
+
+    /// <summary>V⁻¹(θ)·(x, y) with V⁻¹ = (θ/2)cot(θ/2)·I − (θ/2)·J.</summary>
+    private static Tensor[] InverseV(Tensor theta, Tensor x, Tensor y)
+    {
+        var (p, w) = (HalfAngleCotangent(theta), theta / 2);
+        return new[] { p * x + w * y, p * y - w * x };
     }
 
     /// <inheritdoc />
@@ -71,7 +101,7 @@ public sealed class SE2 : LieGroup
 
     /// <inheritdoc />
     public override Tensor Distance(Tensor pairFeatures) =>
-        Alpha * pairFeatures.select(-1, 0).abs() + (1 - Alpha) * SafeNorm(pairFeatures.narrow(-1, 1, 2));
+        Alpha * pairFeatures.select(-1, 0).abs() + (1 - Alpha) * Norm(pairFeatures.narrow(-1, 1, 2));
 
     /// <inheritdoc />
     public override string ToString() => $"SE2({Alpha:R})";

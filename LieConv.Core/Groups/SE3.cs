@@ -26,6 +26,8 @@ public sealed class SE3 : LieGroup
     /// <inheritdoc />
     public override int RepDim => 4;
     /// <inheritdoc />
+    public override bool HasRandomLift => true;
+    /// <inheritdoc />
     public override int SpaceDim => 3;
 
     /// <inheritdoc />
@@ -74,7 +76,7 @@ public sealed class SE3 : LieGroup
 
     /// <inheritdoc />
     public override Tensor Distance(Tensor pairFeatures) =>
-        Alpha * SafeNorm(pairFeatures.narrow(-1, 0, 3)) + (1 - Alpha) * SafeNorm(pairFeatures.narrow(-1, 3, 3));
+        Alpha * Norm(pairFeatures.narrow(-1, 0, 3)) + (1 - Alpha) * Norm(pairFeatures.narrow(-1, 3, 3));
 
     /// <inheritdoc />
     public override string ToString() => PerPointLift ? $"SE3({Alpha:R})" : $"SE3({Alpha:R}, per_point=False)";

@@ -40,9 +40,9 @@ public sealed class SO2 : LieGroup
     }
 
     /// <inheritdoc />
-    public override Tensor Log(Tensor g) => atan2(
+    public override Tensor Log(Tensor g) => WrapAngle(atan2(
         g[TensorIndex.Ellipsis, 1, 0] - g[TensorIndex.Ellipsis, 0, 1],
-        g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1]).unsqueeze(-1);
+        g[TensorIndex.Ellipsis, 0, 0] + g[TensorIndex.Ellipsis, 1, 1])).unsqueeze(-1);
 
     /// <inheritdoc />
     public override Tensor Compose(Tensor a, Tensor b) => WrapAngle(a + b);

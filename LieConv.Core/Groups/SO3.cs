@@ -29,6 +29,8 @@ public sealed class SO3 : LieGroup
     /// <inheritdoc />
     public override int QDim => 1;
     /// <inheritdoc />
+    public override bool HasRandomLift => true;
+    /// <inheritdoc />
     public override int SpaceDim => 3;
 
     /// <inheritdoc />

@@ -12,10 +12,10 @@ namespace LieConv.Groups;
 /// poisons gradients with NaN even though the Taylor branch was selected (reference §7.3). Here the closed form
 /// is evaluated on a substitute argument (1) wherever the Taylor branch is taken, so both branches are finite
 /// and the gradient of the selected one is exact.
-/// <para>Lower-precision inputs are evaluated in float64 and rounded back: in float32 the closed forms lose up to
-/// 1e-4 relative precision to cancellation just above the switch (e.g. 1 − cos x at x = 0.07), which would
-/// show up as a step of that size in exp and log. The arguments are per-element scalars (angles), so the cost is
-/// negligible next to the layers.</para>
+/// <para>sinc and x/sin x have no cancellation and cosc is evaluated as ½·sinc²(x/2), so these run in the input's
+/// precision. (x − sin x)/x³ and the coscc formula cancel inherently: in float32 they would lose up to 1e-4 just
+/// above the switch, so lower-precision inputs are evaluated in float64 and rounded back (they appear only in
+/// SE(3)'s V and V⁻¹).</para>
 /// </remarks>
 public static class SeriesFunctions
 {
@@ -23,35 +23,38 @@ public static class SeriesFunctions
     public const double TaylorThreshold = 0.07;
 
     /// <summary>sin x / x.</summary>
-    public static Tensor Sinc(Tensor x) => Branch(x,
+    public static Tensor Sinc(Tensor x) => Branch(x, inFloat64: false,
         closed: s => s.sin() / s,
         taylor: x2 => 1 - x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42)));
 
     /// <summary>(x − sin x) / x³.</summary>
-    public static Tensor Sincc(Tensor x) => Branch(x,
+    public static Tensor Sincc(Tensor x) => Branch(x, inFloat64: true,
         closed: s => (s - s.sin()) / s.pow(3),
         taylor: x2 => (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72))) / 6);
 
-    /// <summary>(1 − cos x) / x².</summary>
-    public static Tensor Cosc(Tensor x) => Branch(x,
-        closed: s => (1 - s.cos()) / s.square(),
-        taylor: x2 => (1 - x2 / 12 * (1 - x2 / 30 * (1 - x2 / 56))) / 2);
+    /// <summary>(1 − cos x) / x², as ½·sinc²(x/2), which has no cancellation.</summary>
+    public static Tensor Cosc(Tensor x) => Sinc(x / 2).square() / 2;
 
     /// <summary>(1 − x·sin x / (2(1 − cos x))) / x², the coefficient of K² in the SE(3) V⁻¹.</summary>
     /// <remarks>The denominator is clamped at 1e-6 as in the original; it matters only far from the principal range.</remarks>
-    public static Tensor Coscc(Tensor x) => Branch(x,
+    public static Tensor Coscc(Tensor x) => Branch(x, inFloat64: true,
         closed: s => (1 - s * s.sin() / (2 * (1 - s.cos())).clamp_min(1e-6)) / s.square(),
         taylor: x2 => (1 + x2 / 60 * (1 + x2 / 42 * (1 + x2 / 40))) / 12);
 
     /// <summary>x / sin x.</summary>
     /// <remarks>The original's series stops at x⁴, which leaves a 2e-10 step at the switch; the x⁶ term removes it.</remarks>
-    public static Tensor SincInverse(Tensor x) => Branch(x,
+    public static Tensor SincInverse(Tensor x) => Branch(x, inFloat64: false,
         closed: s => s / s.sin(),
         taylor: x2 => 1 + x2 / 6 * (1 + x2 * 7 / 60 * (1 + x2 * 31 / 294)));
 
-    private static Tensor Branch(Tensor x, Func<Tensor, Tensor> closed, Func<Tensor, Tensor> taylor)
+    /// <summary>(x/2)·cot(x/2) = sinc x / (2·cosc x), the coefficient of I in the SE(2) V⁻¹.</summary>
+    public static Tensor HalfAngleCotangent(Tensor x) => Branch(x, inFloat64: false,
+        closed: s => (s / 2) / (s / 2).tan(),
+        taylor: x2 => 1 - x2 / 12 * (1 + x2 / 60 * (1 + x2 / 42)));
+
+    private static Tensor Branch(Tensor x, bool inFloat64, Func<Tensor, Tensor> closed, Func<Tensor, Tensor> taylor)
     {
-        var precise = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float64);
+        var precise = !inFloat64 || x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float64);
         var small = precise.abs() < TaylorThreshold;
         var safe = where(small, ones_like(precise), precise);
         var result = where(small, taylor(precise.square()), closed(safe));

@@ -14,8 +14,24 @@ public static class TensorMath
         return where(positive, where(positive, squared, ones_like(squared)).sqrt(), zeros_like(squared));
     }
 
-    /// <summary>Wraps angles to (−π, π].</summary>
-    public static Tensor WrapAngle(Tensor theta) => -((Math.PI - theta).remainder(2 * Math.PI) - Math.PI);
+    /// <summary>
+    /// Euclidean norm over the last axis in one pass (libtorch's vector norm, whose gradient at 0 is 0): for
+    /// distances, which are computed for many pairs.
+    /// </summary>
+    public static Tensor Norm(Tensor x) => linalg.vector_norm(x, 2, new long[] { -1 });
+
+    /// <summary>Wraps angles to (−π, π], taking angles within rounding error of −π as +π.</summary>
+    /// <remarks>
+    /// Pairs exactly half a turn apart — the two lift samples of an SE(2) point, antipodal points of a symmetric
+    /// grid — would otherwise land on either side of the cut depending on rounding, so that a kernel sees ±π for
+    /// the same geometry and exact invariance is lost.
+    /// </remarks>
+    public static Tensor WrapAngle(Tensor theta)
+    {
+        var wrapped = -((Math.PI - theta).remainder(2 * Math.PI) - Math.PI);
+        double tolerance = theta.dtype == ScalarType.Float64 ? 1e-12 : 4e-6;
+        return where(wrapped < tolerance - Math.PI, wrapped + 2 * Math.PI, wrapped);
+    }
 
     /// <summary>The cross-product matrix [k]× of k ∈ R³: (…, 3) → (…, 3, 3).</summary>
     public static Tensor Hat3(Tensor k)

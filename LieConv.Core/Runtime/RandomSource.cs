@@ -12,7 +12,13 @@ namespace LieConv.Runtime;
 public abstract class RandomSource
 {
     /// <summary>Uniform draws in [0, 1) of the given shape; axis 0 indexes clouds.</summary>
-    public abstract Tensor Uniform(long[] shape, ScalarType dtype, Device device);
+    public Tensor Uniform(long[] shape, ScalarType dtype, Device device) => Uniform(shape, dtype, device, offsets: null);
+
+    /// <summary>
+    /// Uniform draws in [0, 1) for the block of positions that starts at <paramref name="offsets"/> (one per axis)
+    /// inside a larger array: a counter source gives a block the draws the whole array would have at those positions.
+    /// </summary>
+    public abstract Tensor Uniform(long[] shape, ScalarType dtype, Device device, long[]? offsets);
 
     /// <summary>Standard normal draws of the given shape; axis 0 indexes clouds.</summary>
     public virtual Tensor Normal(long[] shape, ScalarType dtype, Device device)
@@ -34,7 +40,7 @@ public abstract class RandomSource
 
     private sealed class GeneratorSource(Generator? generator) : RandomSource
     {
-        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device) =>
+        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device, long[]? offsets) =>
             rand(shape, dtype: dtype, device: device, generator: generator);
 
         public override Tensor Normal(long[] shape, ScalarType dtype, Device device) =>
@@ -45,14 +51,15 @@ public abstract class RandomSource
     {
         private const long Mask32 = 0xFFFFFFFFL;
 
-        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device)
+        public override Tensor Uniform(long[] shape, ScalarType dtype, Device device, long[]? offsets)
         {
             // Hash the seed, then fold in each within-cloud axis index in turn (broadcast): a counter-based
             // generator with 32-bit state kept in int64 so that no product overflows.
             var state = tensor(Mix(seed & Mask32 ^ (seed >> 32) * 0x9E3779B1L & Mask32), dtype: ScalarType.Int64, device: device);
             for (int axis = 1; axis < shape.Length; axis++)
             {
-                var index = arange(shape[axis], dtype: ScalarType.Int64, device: device);
+                long start = offsets?[axis] ?? 0;
+                var index = arange(start, start + shape[axis], dtype: ScalarType.Int64, device: device);
                 var view = Enumerable.Repeat(1L, shape.Length).ToArray();
                 view[axis] = shape[axis];
                 state = Hash((state ^ index.view(view)) + axis);

@@ -34,7 +34,7 @@ foreach (var spec in options.Groups)
     double logError = Relative(group.Exp(group.Log(element)), element);
 
     // Kernel inputs for a cloud and for the same cloud moved by a random group element, with matching lifts.
-    int samples = group is SE2 or SO3 or SE3 ? 2 : 1;
+    int samples = group.HasRandomLift ? 2 : 1;
     var x = randn(options.Clouds, options.Points, group.SpaceDim, dtype: dtype, device: device);
     var g = group.Exp((rand(group.LieDim, dtype: dtype, device: device) * 2 - 1) * 2);
     var stabilizer = group.SampleStabilizer(x, samples, RandomSource.FromGenerator(TorchRuntime.CreateGenerator(options.Seed, "lift", device)));

@@ -153,6 +153,7 @@ public class LieGroupTests
             ("cosc", SeriesFunctions.Cosc, x => (1 - Math.Cos(x)) / (x * x)),
             ("coscc", SeriesFunctions.Coscc, x => (1 - x * Math.Sin(x) / (2 * (1 - Math.Cos(x)))) / (x * x)),
             ("sinc_inv", SeriesFunctions.SincInverse, x => x / Math.Sin(x)),
+            ("half_cot", SeriesFunctions.HalfAngleCotangent, x => x / 2 / Math.Tan(x / 2)),
         };
         double t = SeriesFunctions.TaylorThreshold;
         foreach (var (name, series, closed) in functions)
@@ -167,6 +168,22 @@ public class LieGroupTests
                 Assert.That(y[i], Is.EqualTo(closed(x[i].item<double>())).Within(1e-9).Percent, $"{name}({x[i].item<double>()})");
             var atZero = series(zeros(1, dtype: ScalarType.Float64).requires_grad_(true));
             Assert.That(AllFinite(atZero), $"{name}(0) not finite");
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void PairElements_EqualTheMatrixRoute(GroupCatalog.Case c)
+    {
+        // Groups may compute log(v⁻¹u) in closed form; it must be the element exp(−v)·exp(u) of the generic route.
+        var group = c.Create();
+        foreach (var dtype in new[] { ScalarType.Float64, ScalarType.Float32 })
+        {
+            var u = RandomAlgebra(new long[] { 6, 1 }, group.LieDim, 3.0, dtype);
+            var v = RandomAlgebra(new long[] { 1, 7 }, group.LieDim, 3.0, dtype);
+            var pairs = group.PairElements(u, v);
+            Assert.That(pairs.shape, Is.EqualTo(new long[] { 6, 7, group.LieDim }));
+            var expected = matmul(group.Exp(-v), group.Exp(u));
+            Assert.That(RelativeError(group.Exp(pairs), expected), Is.LessThan(dtype == ScalarType.Float64 ? 1e-12 : 2e-6), $"{c.Spec} {dtype}");
         }
     }
 

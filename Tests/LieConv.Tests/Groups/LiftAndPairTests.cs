@@ -16,7 +16,7 @@ public class LiftAndPairTests
         return new TestCaseData(create).SetArgDisplayNames(group.ToString());
     });
 
-    private static int SamplesFor(LieGroup group) => group is SE2 or SO3 or SE3 ? 3 : 1;
+    private static int SamplesFor(LieGroup group) => group.HasRandomLift ? 3 : 1;
 
     /// <summary>Random points, plus points on the axes, on −e_x and (where the group allows it) the origin.</summary>
     private static Tensor Points(LieGroup group, ScalarType dtype, long clouds = 2, long n = 20)

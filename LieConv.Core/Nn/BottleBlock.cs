@@ -1,0 +1,104 @@
+using LieConv.Groups;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LieConv.Nn;
+
+/// <summary>
+/// The pre-activation bottleneck residual block of LieResNet (reference §3.2):
+/// [BN] → act → Linear(cin → cin/4) → [BN] → act → LieConv(cin/4 → cout/4) → [BN] → act → Linear(cout/4 → cout),
+/// plus the (subsampled) input added to the first cin output channels.
+/// </summary>
+/// <remarks>The subsample is chosen once per block and shared by the shortcut and the convolution; the original
+/// draws it twice, with different random starts unless cached (reference §7.6).</remarks>
+public sealed class BottleBlock : nn.Module<LiftedCloud, LiftedCloud>
+{
+    private readonly MaskedBatchNorm? norm_in;
+    private readonly Linear reduce;
+    private readonly MaskedBatchNorm? norm_mid;
+    private readonly LieConvolution conv;
+    private readonly MaskedBatchNorm? norm_out;
+    private readonly Linear expand;
+    private readonly Activation _activation;
+
+    /// <summary>A block from <paramref name="inChannels"/> to <paramref name="outChannels"/> ≥ <paramref name="inChannels"/> features.</summary>
+    /// <param name="group">The group of the convolution.</param>
+    /// <param name="inChannels">Input width.</param>
+    /// <param name="outChannels">Output width, at least the input width.</param>
+    /// <param name="settings">The convolution's settings (BatchNorm and Activation apply to the whole block).</param>
+    /// <param name="downsample">Fraction of points kept by farthest point subsampling (1 keeps all).</param>
+    /// <param name="sampling">Random sources for subsampling and neighbourhoods.</param>
+    public BottleBlock(LieGroup group, long inChannels, long outChannels, LieConvSettings settings, double downsample, Sampling sampling)
+        : base(nameof(BottleBlock))
+    {
+        if (inChannels > outChannels)
+            throw new ArgumentException($"A bottleneck block cannot shrink its width ({inChannels} → {outChannels}).", nameof(outChannels));
+        if (!(downsample > 0 && downsample <= 1))
+            throw new ArgumentOutOfRangeException(nameof(downsample), downsample, "The kept fraction must be in (0, 1].");
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        Downsample = downsample;
+        Group = group;
+        Sampling = sampling;
+        _activation = settings.Activation;
+        if (settings.BatchNorm)
+        {
+            norm_in = new MaskedBatchNorm(inChannels);
+            norm_mid = new MaskedBatchNorm(inChannels / 4);
+            norm_out = new MaskedBatchNorm(outChannels / 4);
+        }
+        reduce = nn.Linear(inChannels, inChannels / 4);
+        conv = new LieConvolution(group, inChannels / 4, outChannels / 4, settings, sampling);
+        expand = nn.Linear(outChannels / 4, outChannels);
+        RegisterComponents();
+    }
+
+    /// <summary>Input width.</summary>
+    public long InChannels { get; }
+
+    /// <summary>Output width.</summary>
+    public long OutChannels { get; }
+
+    /// <summary>Fraction of points kept.</summary>
+    public double Downsample { get; }
+
+    /// <summary>The group of the block's convolution.</summary>
+    public LieGroup Group { get; }
+
+    /// <summary>Random sources of the block (shared with its convolution).</summary>
+    public Sampling Sampling { get; }
+
+    /// <summary>The block's convolution.</summary>
+    public LieConvolution Convolution => conv;
+
+    /// <summary>
+    /// Subsample indices fixed in advance (e.g. for a fixed image grid), (1, m) shared by every cloud, or null to
+    /// run farthest point subsampling on each input.
+    /// </summary>
+    public Tensor? FixedSubsample { get; set; }
+
+    /// <inheritdoc />
+    public override LiftedCloud forward(LiftedCloud cloud)
+    {
+        var queries = ChooseQueries(cloud);
+        var h = Normalise(norm_in, cloud.Values, cloud.Mask);
+        h = reduce.forward(_activation.Apply(h));
+        h = _activation.Apply(Normalise(norm_mid, h, cloud.Mask));
+        var convolved = conv.forward(cloud.WithValues(h), queries);
+        var output = expand.forward(_activation.Apply(Normalise(norm_out, convolved.Values, convolved.Mask)));
+
+        var shortcut = queries is null ? cloud.Values : LiftedCloud.Gather(cloud.Values, queries);
+        output = output + nn.functional.pad(shortcut, new[] { 0L, OutChannels - InChannels });
+        return convolved.WithValues(output);
+    }
+
+    /// <summary>The points this block keeps: the fixed subsample, farthest points, or all (null).</summary>
+    public Tensor? ChooseQueries(LiftedCloud cloud)
+    {
+        if (FixedSubsample is not null) return FixedSubsample;
+        if (Downsample >= 1) return null;
+        return FarthestPointSampler.Sample(Group, cloud, FarthestPointSampler.KeptCount(Downsample, cloud.PointCount), Sampling.For(training));
+    }
+
+    private static Tensor Normalise(MaskedBatchNorm? norm, Tensor x, Tensor mask) => norm is null ? x : norm.forward(x, mask);
+}

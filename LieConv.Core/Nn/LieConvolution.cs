@@ -1,0 +1,103 @@
+using LieConv.Groups;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LieConv.Nn;
+
+/// <summary>Hyper-parameters of one LieConv layer (reference §2.1).</summary>
+/// <param name="Neighbourhood">Neighbours per query point ("nbhd", the original's mc_samples).</param>
+/// <param name="Fill">Target fraction of a cloud inside each query's ball; the radius adapts to it while training.</param>
+/// <param name="Knn">Take the k nearest points instead of a random subset of a ball.</param>
+/// <param name="Mean">Divide by the number of neighbours (bias included, as the original).</param>
+/// <param name="BatchNorm">Masked batch norm inside the kernel network.</param>
+/// <param name="Activation">The kernel network's nonlinearity.</param>
+public sealed record LieConvSettings(long Neighbourhood = 32, double Fill = 1.0 / 3, bool Knn = false, bool Mean = false,
+    bool BatchNorm = false, Activation Activation = Activation.Swish);
+
+/// <summary>
+/// The LieConv layer (reference §2): for each query point u, out(u) = W·Σ_v k(log v⁻¹u) ⊗ f(v) / n_u over a
+/// neighbourhood of u, with the kernel k a small network of the pair features and the sum computed as in PointConv.
+/// </summary>
+public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud>
+{
+    /// <summary>Initial ball radius, in the group distance's units.</summary>
+    public const double InitialRadius = 2.0;
+
+    private const double RadiusStep = 0.5;
+
+    private readonly WeightNet weightnet;
+    private readonly Linear linear;
+    private readonly Tensor radius;
+
+    /// <summary>A layer from <paramref name="inChannels"/> to <paramref name="outChannels"/> features over <paramref name="group"/>.</summary>
+    public LieConvolution(LieGroup group, long inChannels, long outChannels, LieConvSettings settings, Sampling sampling) : base(nameof(LieConvolution))
+    {
+        Group = group;
+        Settings = settings;
+        Sampling = sampling;
+        InChannels = inChannels;
+        weightnet = new WeightNet(group.PairDim, settings.BatchNorm, settings.Activation);
+        linear = nn.Linear(WeightNet.OutputWidth * inChannels, outChannels);
+        radius = tensor((float)InitialRadius);
+        RegisterComponents();
+    }
+
+    /// <summary>The group the layer is equivariant to.</summary>
+    public LieGroup Group { get; }
+
+    /// <summary>The layer's hyper-parameters.</summary>
+    public LieConvSettings Settings { get; }
+
+    /// <summary>Where neighbourhood noise comes from.</summary>
+    public Sampling Sampling { get; }
+
+    /// <summary>Input feature width.</summary>
+    public long InChannels { get; }
+
+    /// <summary>The current ball radius (saved with the weights).</summary>
+    public Tensor Radius => radius;
+
+    /// <summary>
+    /// Convolves <paramref name="cloud"/>, producing outputs at the points <paramref name="queries"/> (B, m) — or at
+    /// every point when null.
+    /// </summary>
+    public override LiftedCloud forward(LiftedCloud cloud, Tensor? queries)
+    {
+        var at = queries is null ? cloud : cloud.Select(queries);
+        var ball = Settings.Knn ? null : radius;
+        var neighbourhood = Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
+        if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
+
+        var index = neighbourhood.Indices;
+        var mask = LiftedCloud.Gather(cloud.Mask, index) & neighbourhood.Valid;                     // (B, m, k)
+        var pairs = Group.PairFeatures(at.Elements.unsqueeze(2), at.Orbits.unsqueeze(2),
+            LiftedCloud.Gather(cloud.Elements, index), LiftedCloud.Gather(cloud.Orbits, index));  // (B, m, k, D)
+        var weight = mask.unsqueeze(-1).to(pairs.dtype);
+        var kernel = weightnet.forward(pairs, mask) * weight;                                     // (B, m, k, 16)
+        var values = LiftedCloud.Gather(cloud.Values, index) * weight;                            // (B, m, k, cin)
+
+        // PointConv's trick: Σ_v k(v) ⊗ f(v) as one batched product, then a dense layer on the (cin·16) result.
+        var products = matmul(values.transpose(-1, -2), kernel).flatten(-2);                     // (B, m, cin·16)
+        var output = linear.forward(products);
+        if (Settings.Mean) output = output / mask.sum(-1, keepdim: true).clamp_min(1);
+        output = output * at.Mask.unsqueeze(-1).to(output.dtype);
+        return at.WithValues(output);
+    }
+
+    /// <summary>
+    /// r ← r + 0.5·(fill − mean fill): the mean, over valid queries, of the fraction of their own cloud inside the ball.
+    /// </summary>
+    /// <remarks>
+    /// The original divides the batch's mean in-ball count by its mean cloud size, which overestimates the fill of
+    /// batches with clouds of different sizes (reference §7.7), so with fill 1 the radius settles too small.
+    /// </remarks>
+    private void AdaptRadius(Tensor inBallCount, Tensor queryMask, Tensor pointMask)
+    {
+        using var noGrad = no_grad();
+        var cloudSize = pointMask.sum(1, keepdim: true).clamp_min(1).to(ScalarType.Float64);
+        var fraction = (inBallCount.to(ScalarType.Float64) / cloudSize) * queryMask;
+        var fill = fraction.sum() / queryMask.sum().clamp_min(1);
+        radius.add_((RadiusStep * (Math.Min(Settings.Fill, 1) - fill)).to(radius.dtype));
+    }
+}

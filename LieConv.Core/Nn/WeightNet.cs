@@ -1,0 +1,44 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LieConv.Nn;
+
+/// <summary>
+/// The kernel network of a LieConv layer (reference §2.5): pair features (…, D) → 16 kernel values, as
+/// Linear(D→32) → [BN] → act → Linear(32→32) → [BN] → act → Linear(32→16) → [BN] → act.
+/// </summary>
+public sealed class WeightNet : nn.Module<Tensor, Tensor, Tensor>
+{
+    /// <summary>Width of the hidden layers.</summary>
+    public const int HiddenWidth = 32;
+
+    /// <summary>Number of kernel outputs per pair (the bottleneck of the PointConv trick).</summary>
+    public const int OutputWidth = 16;
+
+    private readonly ModuleList<Linear> linears;
+    private readonly ModuleList<MaskedBatchNorm> norms;
+    private readonly Activation _activation;
+
+    /// <summary>A kernel network on pair features of width <paramref name="pairDim"/>.</summary>
+    public WeightNet(int pairDim, bool batchNorm, Activation activation) : base(nameof(WeightNet))
+    {
+        _activation = activation;
+        var widths = new[] { pairDim, HiddenWidth, HiddenWidth, OutputWidth };
+        linears = new ModuleList<Linear>(Enumerable.Range(0, 3).Select(i => nn.Linear(widths[i], widths[i + 1])).ToArray());
+        norms = new ModuleList<MaskedBatchNorm>(batchNorm ? Enumerable.Range(1, 3).Select(i => new MaskedBatchNorm(widths[i])).ToArray() : Array.Empty<MaskedBatchNorm>());
+        RegisterComponents();
+    }
+
+    /// <summary>Kernel values (…, 16) for pair features (…, D); <paramref name="mask"/> (…) marks the real pairs for batch norm.</summary>
+    public override Tensor forward(Tensor pairs, Tensor mask)
+    {
+        var h = pairs;
+        for (int i = 0; i < linears.Count; i++)
+        {
+            h = linears[i].forward(h);
+            if (norms.Count > 0) h = norms[i].forward(h, mask);
+            h = _activation.Apply(h);
+        }
+        return h;
+    }
+}

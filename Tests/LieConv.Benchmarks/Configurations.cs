@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using LieConv.Datasets.Io;
+using LieConv.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LieConv.Benchmarks;
+
+/// <summary>One benchmark's numbers, printed as one JSON line.</summary>
+internal sealed record BenchmarkResult(string Config, string Group, string Device, int Batch, long Points,
+    double TrainMs, double InferenceMs, double PeakMemoryMb, string MemoryKind, long Parameters, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb);
+
+/// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
+internal sealed record Configuration(string Name, string Group, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb,
+    Func<Device, (nn.Module Model, Func<Tensor> Loss, Action Infer, int Batch, long Points)> Build)
+{
+    public BenchmarkResult Run(Device device, int steps, int warmup)
+    {
+        var (model, loss, infer, batch, points) = Build(device);
+        var optimizer = optim.Adam(model.parameters(), 1e-3);
+        var train = new List<double>();
+        model.train();
+        for (int i = 0; i < warmup + steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            var clock = Stopwatch.StartNew();
+            optimizer.zero_grad();
+            loss().backward();
+            optimizer.step();
+            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            if (i >= warmup) train.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        var inference = new List<double>();
+        model.eval();
+        for (int i = 0; i < warmup + steps; i++)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var clock = Stopwatch.StartNew();
+            infer();
+            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            if (i >= warmup) inference.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        long parameters = model.parameters().Sum(p => p.numel());
+        // TorchSharp exposes no CUDA allocator statistics; on a GPU the process RSS is reported and named as such.
+        (double peak, string kind) = (PeakRssMb(), device.type == DeviceType.CUDA ? "host_peak_rss" : "peak_rss");
+        return new BenchmarkResult(Name, Group, device.ToString(), batch, points, Median(train), Median(inference), Math.Round(peak, 1), kind,
+            parameters, OriginalTrainMs, OriginalInferenceMs, OriginalPeakMb);
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.OrderBy(v => v).ToArray();
+        return Math.Round(sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2, 1);
+    }
+
+    /// <summary>VmHWM of this process (Linux), else the .NET peak working set.</summary>
+    private static double PeakRssMb()
+    {
+        const string status = "/proc/self/status";
+        if (File.Exists(status))
+            foreach (var line in File.ReadLines(status))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        return Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+    }
+}
+
+/// <summary>The configurations of the original's README commands, with the original's numbers on this machine.</summary>
+internal static class Configurations
+{
+    public static readonly IReadOnlyList<Configuration> All = new[]
+    {
+        RotMnist("rotmnist-t2", "T(2)", 1, 1469, 637, 2200),
+        RotMnist("rotmnist-so2", "SO2(.2)", 1, 1720, 747, 2200),
+        RotMnist("rotmnist-trivial", "Trivial(2)", 1, 1493, 707, 2300),
+        RotMnist("rotmnist-se2", "SE2(.05)", 2, 4782, 2688, 4700),
+        Qm9("qm9-t3", "T(3)", fill: 1.0, liftSamples: 1, neighbourhood: 100, 4117, 844, 3200),
+        Qm9("qm9-se3", "SE3(.2)", fill: 0.5, liftSamples: 4, neighbourhood: 25, 23133, 5009, 8600),
+        Scaling(256), Scaling(1024), Scaling(4096), Scaling(16384),
+    };
+
+    /// <summary>Run only when named: all-pairs neighbour search makes these take minutes per step on 2 cores.</summary>
+    public static readonly IReadOnlyList<Configuration> OnRequest = new[] { Scaling(65536), Scaling(131072) };
+
+    private static Configuration Scaling(int points) =>
+        new($"scaling-t3-{(points >= 1024 ? $"{points / 1024}k" : points.ToString())}", "T(3)", null, null, null, device =>
+        {
+            var model = new LieResNet(new LieResNetOptions
+            {
+                Group = "T(3)", InputChannels = 1, Outputs = 1, Channels = 64, Layers = 3, Knn = true, Neighbourhood = 25, Fill = 1,
+            });
+            model.to(device);
+            // Constant density: the cube grows with the cloud.
+            var coordinates = (rand(1, points, 3) * Math.Cbrt(points)).to(device);
+            var input = new PointCloudBatch(coordinates, ones(1, points, 1).to(device), ones(1, points, dtype: ScalarType.Bool).to(device));
+            var target = ones(1, 1).to(device);
+            return (model, () => (model.forward(input) - target).square().mean(), () => model.forward(input), 1, (long)points);
+        });
+
+    private static Configuration RotMnist(string name, string group, int liftSamples, double train, double infer, double peak) =>
+        new(name, group, train, infer, peak, device =>
+        {
+            const int batch = 25;
+            var model = new ImageLieResNet(new ImageLieResNetOptions
+            {
+                Group = group, Channels = 128, TotalDownsample = 0.1, Fill = 0.1, Neighbourhood = 25, LiftSamples = liftSamples,
+            });
+            model.to(device);
+            var images = ((rand(batch, 1, 28, 28) - 0.130) / 0.297).to(device);
+            var labels = randint(0, 10, new long[] { batch }).to(device);
+            return (model, () => nn.functional.cross_entropy(model.forward(images), labels), () => model.forward(images), batch, 648L * liftSamples);
+        });
+
+    private static Configuration Qm9(string name, string group, double fill, int liftSamples, long neighbourhood, double train, double infer, double peak) =>
+        new(name, group, train, infer, peak, device =>
+        {
+            const int batch = 75;
+            var (positions, charges) = Molecules(batch, device);
+            var model = new MoleculeLieResNet(new MoleculeLieResNetOptions
+            {
+                Group = group, Fill = fill, LiftSamples = liftSamples, Neighbourhood = neighbourhood, Channels = 1536, Layers = 6,
+            });
+            model.to(device);
+            var targets = randn(batch).to(device);
+            var input = new MoleculeBatch(positions, charges);
+            return (model, () => (model.forward(input) - targets).abs().mean(), () => model.forward(input), batch, positions.shape[1]);
+        });
+
+    /// <summary>The first molecules of the real QM9 test split, cropped to the largest of them (as a batch collates).</summary>
+    private static (Tensor Positions, Tensor Charges) Molecules(int count, Device device)
+    {
+        var path = FindSharedFile("data/qm9/lieconv_npz/test.npz")
+            ?? throw new FileNotFoundException("The QM9 benchmarks read ../shared/data/qm9/lieconv_npz/test.npz, which is not here.");
+        var charges = Npy.ReadNpzMember(path, "charges");
+        var positions = Npy.ReadNpzMember(path, "positions");
+        long atoms = charges.Shape[1];
+        var z = tensor(charges.ToInt64s().Take(count * (int)atoms).ToArray(), new long[] { count, atoms }).to(ScalarType.Float32);
+        var x = tensor(positions.ToSingles().Take(count * (int)atoms * 3).ToArray(), new long[] { count, atoms, 3 });
+        long used = (z > 0).any(dim: 0).nonzero().max().item<long>() + 1;
+        return (x.narrow(1, 0, used).to(device), z.narrow(1, 0, used).to(device));
+    }
+
+    private static string? FindSharedFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            foreach (var candidate in new[] { Path.Combine(dir.FullName, "shared", relative), Path.Combine(dir.FullName, "..", "shared", relative) })
+                if (File.Exists(candidate)) return Path.GetFullPath(candidate);
+        }
+        return null;
+    }
+}

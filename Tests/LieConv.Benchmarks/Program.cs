@@ -1,0 +1,63 @@
+// Speed and memory benchmarks: one JSON line per configuration with the median time of a training step
+// (forward, backward, Adam) and of an inference batch, the peak memory and the parameter count.
+//
+//   dotnet run -c Release --project Tests/LieConv.Benchmarks -- [--config NAME[,NAME…]] [--steps 10] [--warmup 2] [--device cpu]
+//
+// Without --config every configuration runs in its own child process, so that each peak RSS is its own.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using LieConv.Benchmarks;
+using LieConv.Runtime;
+
+var options = BenchmarkOptions.Parse(args);
+if (options.Configs.Count == 0)
+{
+    foreach (var name in Configurations.All.Select(c => c.Name))
+    {
+        var child = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, Environment.GetCommandLineArgs().Skip(1).Append("--config").Append(name))
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        string? line;
+        while ((line = child.StandardOutput.ReadLine()) is not null) Console.WriteLine(line);
+        child.WaitForExit();
+        if (child.ExitCode != 0)
+            Console.WriteLine(JsonSerializer.Serialize(new { config = name, error = $"exited with code {child.ExitCode} (out of memory?)" }));
+    }
+    return 0;
+}
+
+TorchRuntime.SeedEverything(0);
+var device = TorchRuntime.ResolveDevice(options.Device);
+foreach (var name in options.Configs)
+{
+    var known = Configurations.All.Concat(Configurations.OnRequest).ToList();
+    var config = known.FirstOrDefault(c => c.Name == name)
+        ?? throw new ArgumentException($"Unknown configuration '{name}'. Known: {string.Join(", ", known.Select(c => c.Name))}");
+    var result = config.Run(device, options.Steps, options.Warmup);
+    Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+}
+return 0;
+
+internal sealed record BenchmarkOptions(List<string> Configs, int Steps, int Warmup, string Device)
+{
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        var options = new BenchmarkOptions(new List<string>(), 10, 2, "cpu");
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            options = args[i] switch
+            {
+                "--config" => options with { Configs = options.Configs.Concat(Value().Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList() },
+                "--steps" => options with { Steps = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--warmup" => options with { Warmup = int.Parse(Value(), CultureInfo.InvariantCulture) },
+                "--device" => options with { Device = Value() },
+                _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
+            };
+        }
+        return options;
+    }
+}

@@ -1,0 +1,121 @@
+using LieConv.Nn;
+using NUnit.Framework;
+using TorchSharp;
+using static TorchSharp.torch;
+using static LieConv.Tests.Groups.TensorTestHelpers;
+
+namespace LieConv.Tests.Nn;
+
+[TestFixture]
+public class MaskedBatchNormTests : SingleThreadedFixture
+{
+    // x (2, 3, 3): channel 2 is constant on the valid entries, so its variance 0 must be clamped to 1e-5.
+    // Masked entries hold 1000 so that any leak into the statistics shows.
+    private static readonly double[,,] X =
+    {
+        { { 0.5, -1.0, 4.0 }, { 1000, 1000, 1000 }, { -0.7, 2.0, 4.0 } },
+        { { 1.9, 0.3, 4.0 }, { 0.1, -0.4, 4.0 }, { 1000, 1000, 1000 } },
+    };
+    private static readonly bool[,] Mask = { { true, false, true }, { true, true, false } };
+    private static readonly double[] Gamma = { 1.5, -0.5, 2.0 };
+    private static readonly double[] Beta = { 0.1, 0.2, -0.3 };
+
+    // float64 throughout: with the clamped variance the output of channel 2 is a difference of two terms of size
+    // |mean·γ/σ| ≈ 2500, which float32 resolves only to ~1e-4; the formula is what is checked here.
+    private static Tensor Input() => tensor(X.Cast<double>().ToArray(), new long[] { 2, 3, 3 });
+    private static Tensor MaskTensor() => tensor(Mask.Cast<bool>().ToArray(), new long[] { 2, 3 });
+
+    private static MaskedBatchNorm Norm()
+    {
+        var norm = new MaskedBatchNorm(3);
+        norm.to(ScalarType.Float64);
+        using var noGrad = no_grad();
+        foreach (var (name, p) in norm.named_parameters())
+            p.copy_(tensor(name == "weight" ? Gamma : Beta));
+        return norm;
+    }
+
+    private static Tensor Buffer(nn.Module module, string name) => module.named_buffers().Single(b => b.name == name).buffer;
+
+    /// <summary>The valid entries of channel <paramref name="c"/>.</summary>
+    private static double[] ValidEntries(int c)
+    {
+        var list = new List<double>();
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 3; i++)
+                if (Mask[b, i]) list.Add(X[b, i, c]);
+        return list.ToArray();
+    }
+
+    /// <summary>Hand-computed normalisation of the valid entries with the given per-channel mean and variance.</summary>
+    private static Tensor Expected(double[] mean, double[] variance)
+    {
+        var y = new double[2 * 3 * 3];
+        for (int b = 0; b < 2; b++)
+            for (int i = 0; i < 3; i++)
+                for (int c = 0; c < 3; c++)
+                {
+                    double std = Math.Sqrt(Math.Max(variance[c], 1e-5));
+                    y[(b * 3 + i) * 3 + c] = (X[b, i, c] - mean[c]) / std * Gamma[c] + Beta[c];
+                }
+        return tensor(y, new long[] { 2, 3, 3 });
+    }
+
+    private static Tensor ValidRows(Tensor t) => t.masked_select(MaskTensor().unsqueeze(-1)).reshape(-1, 3);
+
+    [Test]
+    public void Training_UsesMaskedBiasedStatistics_AndTheRunningStatisticsGetTheUnbiasedVariance()
+    {
+        var norm = Norm();
+        norm.train();
+        var y = norm.forward(Input(), MaskTensor());
+
+        double[] mean = new double[3], biased = new double[3], unbiased = new double[3];
+        for (int c = 0; c < 3; c++)
+        {
+            var v = ValidEntries(c);
+            mean[c] = v.Average();
+            double s = v.Sum(e => (e - mean[c]) * (e - mean[c]));
+            biased[c] = s / v.Length;
+            unbiased[c] = s / (v.Length - 1);
+        }
+        Assert.That(biased[2], Is.EqualTo(0), "channel 2 is constant: its std must come from the 1e-5 clamp");
+        Assert.That(RelativeError(ValidRows(y), ValidRows(Expected(mean, biased))), Is.LessThan(1e-10));
+
+        // running ← 0.9·running + 0.1·batch statistic, from mean 0 and variance 1.
+        var expectedMean = tensor(mean.Select(m => 0.1 * m).ToArray());
+        var expectedVar = tensor(unbiased.Select(v => 0.9 + 0.1 * v).ToArray());
+        Assert.That(RelativeError(Buffer(norm, "running_mean"), expectedMean), Is.LessThan(1e-12));
+        Assert.That(RelativeError(Buffer(norm, "running_var"), expectedVar), Is.LessThan(1e-12));
+
+        // A second step accumulates.
+        norm.forward(Input(), MaskTensor());
+        Assert.That(RelativeError(Buffer(norm, "running_mean"), tensor(mean.Select(m => 0.19 * m).ToArray())), Is.LessThan(1e-12));
+        Assert.That(RelativeError(Buffer(norm, "running_var"), tensor(unbiased.Select(v => 0.81 + 0.19 * v).ToArray())), Is.LessThan(1e-12));
+    }
+
+    [Test]
+    public void Evaluation_UsesTheRunningStatistics_WithTheVarianceClampedAt1e5()
+    {
+        var norm = Norm();
+        double[] runningMean = { 0.3, -0.2, 4.0 }, runningVar = { 2.0, 0.5, 1e-9 };
+        using (no_grad())
+        {
+            Buffer(norm, "running_mean").copy_(tensor(runningMean));
+            Buffer(norm, "running_var").copy_(tensor(runningVar));
+        }
+        norm.eval();
+        var y = norm.forward(Input(), MaskTensor());
+        Assert.That(RelativeError(ValidRows(y), ValidRows(Expected(runningMean, runningVar))), Is.LessThan(1e-10));
+        // Evaluation leaves the statistics alone.
+        Assert.That(RelativeError(Buffer(norm, "running_mean"), tensor(runningMean)), Is.EqualTo(0));
+        Assert.That(RelativeError(Buffer(norm, "running_var"), tensor(runningVar)), Is.EqualTo(0));
+    }
+
+    [Test]
+    public void StatisticsAreSavedInTheStateDict()
+    {
+        var keys = Norm().state_dict().Keys.ToArray();
+        Assert.That(keys, Is.SupersetOf(new[] { "weight", "bias", "running_mean", "running_var" }));
+    }
+}
