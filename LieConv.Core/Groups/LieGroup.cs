@@ -110,6 +110,13 @@ public abstract class LieGroup
         return Alpha * Norm(a) + (1 - Alpha) * Norm(qu - qv);
     }
 
+    /// <summary>
+    /// The distance between lifted points u (with orbit q_u) and v (with q_v), broadcasting: by default
+    /// <see cref="Distance"/> of <see cref="PairFeatures"/>. Neighbour search and subsampling evaluate it for
+    /// every (query, point) pair, so groups override it where a closed form skips the full pair features.
+    /// </summary>
+    public virtual Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => Distance(PairFeatures(u, qu, v, qv));
+
     /// <summary>Splits pair features into (log(v⁻¹u), q_u, q_v).</summary>
     public (Tensor Pair, Tensor QueryOrbit, Tensor NeighbourOrbit) SplitPairFeatures(Tensor pairFeatures) => (
         pairFeatures.narrow(-1, 0, LieDim),

@@ -67,6 +67,19 @@ public sealed class SE2 : LieGroup
         return stack(new[] { theta }.Concat(InverseV(theta, c * dx + s * dy, c * dy - s * dx)).ToArray(), -1);
     }
 
+    /// <summary>
+    /// α|θ| + (1 − α)‖b‖ of log(v⁻¹u) = (θ, b) without computing b: V⁻¹(θ) is (θ/2)/sin(θ/2) times a rotation, so
+    /// ‖b‖ = ‖t_u − t_v‖ / sinc(θ/2).
+    /// </summary>
+    public override Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv)
+    {
+        RequireSameKind(u, v, nameof(u), nameof(v));
+        var (tu, tv) = (Translation(u), Translation(v));
+        var theta = WrapAngle(u.select(-1, 0) - v.select(-1, 0));
+        var gap = ((tu.x - tv.x).square() + (tu.y - tv.y).square()).sqrt();
+        return Alpha * theta.abs() + (1 - Alpha) * gap / Sinc(theta / 2);
+    }
+
     /// <summary>The translation part V(θ)·b of exp(θ, b).</summary>
     private static (Tensor x, Tensor y) Translation(Tensor a)
     {

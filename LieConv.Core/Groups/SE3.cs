@@ -84,8 +84,8 @@ public sealed class SE3 : LieGroup
     private static Tensor Homogeneous(Tensor rotation, Tensor translation)
     {
         var top = cat(new[] { rotation, translation }, -1);                          // (…, 3, 4)
-        var bottom = zeros_like(top.narrow(-2, 0, 1));
-        bottom = bottom.index_fill(-1, tensor(new long[] { 3 }, device: top.device), 1);
+        var zero = zeros_like(translation.narrow(-2, 0, 1));                        // (…, 1, 1); built on the device, no host copy
+        var bottom = cat(new[] { zero, zero, zero, ones_like(zero) }, -1);
         return cat(new[] { top, bottom }, -2);
     }
 }

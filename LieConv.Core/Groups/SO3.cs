@@ -51,7 +51,7 @@ public sealed class SO3 : LieGroup
         var angle = atan2(s, c);
         var turnsAround = (s == 0) & (c < 0);                          // p̂ = −e_x: any axis ⟂ e_x, we take e_z
         var axis = where((s > 0).unsqueeze(-1), w / where(s > 0, s, ones_like(s)).unsqueeze(-1), zeros_like(w));
-        var ez = zeros_like(w).index_fill_(-1, tensor(new long[] { 2 }, device: w.device), 1);
+        var ez = stack(new[] { zeros_like(c), zeros_like(c), ones_like(c) }, -1);
         return where(turnsAround.unsqueeze(-1), ez * Math.PI, axis * angle.unsqueeze(-1));
     }
 

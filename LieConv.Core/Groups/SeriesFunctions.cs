@@ -12,20 +12,19 @@ namespace LieConv.Groups;
 /// poisons gradients with NaN even though the Taylor branch was selected (reference §7.3). Here the closed form
 /// is evaluated on a substitute argument (1) wherever the Taylor branch is taken, so both branches are finite
 /// and the gradient of the selected one is exact.
-/// <para>sinc and x/sin x have no cancellation and cosc is evaluated as ½·sinc²(x/2), so these run in the input's
-/// precision. (x − sin x)/x³ and the coscc formula cancel inherently: in float32 they would lose up to 1e-4 just
-/// above the switch, so lower-precision inputs are evaluated in float64 and rounded back (they appear only in
-/// SE(3)'s V and V⁻¹).</para>
+/// <para>sinc, x/sin x, cosc = ½·sinc²(x/2) and (x/2)cot(x/2) = cos(x/2)/sinc(x/2) have no cancellation, so they
+/// are built on libtorch's native sinc in the input's precision, without branches (they run on every pair of a
+/// layer). (x − sin x)/x³ and the coscc formula cancel inherently: in float32 they would lose up to 1e-4 just above
+/// the switch, so lower-precision inputs are evaluated in float64 and rounded back (they appear only in SE(3)'s V
+/// and V⁻¹).</para>
 /// </remarks>
 public static class SeriesFunctions
 {
     /// <summary>Below this |x| the Taylor branch is used (0.07, as in the original).</summary>
     public const double TaylorThreshold = 0.07;
 
-    /// <summary>sin x / x.</summary>
-    public static Tensor Sinc(Tensor x) => Branch(x, inFloat64: false,
-        closed: s => s.sin() / s,
-        taylor: x2 => 1 - x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42)));
+    /// <summary>sin x / x, by libtorch's native sinc (exact at 0, with a zero gradient there): one kernel, no branches.</summary>
+    public static Tensor Sinc(Tensor x) => torch.sinc(x / Math.PI);
 
     /// <summary>(x − sin x) / x³.</summary>
     public static Tensor Sincc(Tensor x) => Branch(x, inFloat64: true,
@@ -41,16 +40,11 @@ public static class SeriesFunctions
         closed: s => (1 - s * s.sin() / (2 * (1 - s.cos())).clamp_min(1e-6)) / s.square(),
         taylor: x2 => (1 + x2 / 60 * (1 + x2 / 42 * (1 + x2 / 40))) / 12);
 
-    /// <summary>x / sin x.</summary>
-    /// <remarks>The original's series stops at x⁴, which leaves a 2e-10 step at the switch; the x⁶ term removes it.</remarks>
-    public static Tensor SincInverse(Tensor x) => Branch(x, inFloat64: false,
-        closed: s => s / s.sin(),
-        taylor: x2 => 1 + x2 / 6 * (1 + x2 * 7 / 60 * (1 + x2 * 31 / 294)));
+    /// <summary>x / sin x, as 1 / sinc x (the original's series stopped at x⁴, a 2e-10 step at its switch).</summary>
+    public static Tensor SincInverse(Tensor x) => Sinc(x).reciprocal();
 
-    /// <summary>(x/2)·cot(x/2) = sinc x / (2·cosc x), the coefficient of I in the SE(2) V⁻¹.</summary>
-    public static Tensor HalfAngleCotangent(Tensor x) => Branch(x, inFloat64: false,
-        closed: s => (s / 2) / (s / 2).tan(),
-        taylor: x2 => 1 - x2 / 12 * (1 + x2 / 60 * (1 + x2 / 42)));
+    /// <summary>(x/2)·cot(x/2) = sinc x / (2·cosc x), the coefficient of I in the SE(2) V⁻¹, as cos(x/2) / sinc(x/2).</summary>
+    public static Tensor HalfAngleCotangent(Tensor x) => (x / 2).cos() / Sinc(x / 2);
 
     private static Tensor Branch(Tensor x, bool inFloat64, Func<Tensor, Tensor> closed, Func<Tensor, Tensor> taylor)
     {

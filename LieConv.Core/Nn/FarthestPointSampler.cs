@@ -40,8 +40,7 @@ public static class FarthestPointSampler
             // One scope per step keeps memory at O(n) instead of O(count·n).
             using var step = NewDisposeScope();
             chosen.Add(current);
-            var distance = group.Distance(group.PairFeatures(
-                LiftedCloud.Gather(a, current), LiftedCloud.Gather(q, current), a, q));
+            var distance = group.PairDistance(LiftedCloud.Gather(a, current), LiftedCloud.Gather(q, current), a, q);
             // Padding scores −100 so that valid points go first; taken points score −∞ so none is taken twice.
             farthest.copy_(minimum(farthest, where(mask, distance, -100.0)).scatter_(1, current, taken));
             current = farthest.argmax(1, keepdim: true).MoveToOuterDisposeScope();

@@ -13,18 +13,19 @@ using LieConv.Runtime;
 var options = BenchmarkOptions.Parse(args);
 if (options.Configs.Count == 0)
 {
+    // Re-run this program once per configuration; under "dotnet app.dll" the host needs the dll path first.
+    var self = Environment.GetCommandLineArgs()[0];
+    var prefix = self.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new[] { self } : Array.Empty<string>();
     foreach (var name in Configurations.All.Select(c => c.Name))
     {
-        var child = Process.Start(new ProcessStartInfo(Environment.ProcessPath!, Environment.GetCommandLineArgs().Skip(1).Append("--config").Append(name))
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        })!;
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in prefix.Concat(args).Append("--config").Append(name)) start.ArgumentList.Add(argument);
+        using var child = Process.Start(start)!;
         string? line;
         while ((line = child.StandardOutput.ReadLine()) is not null) Console.WriteLine(line);
         child.WaitForExit();
         if (child.ExitCode != 0)
-            Console.WriteLine(JsonSerializer.Serialize(new { config = name, error = $"exited with code {child.ExitCode} (out of memory?)" }));
+            Console.WriteLine(JsonSerializer.Serialize(new { config = name, error = $"exited with code {child.ExitCode}" + (child.ExitCode == 137 ? " (killed: out of memory)" : "") }));
     }
     return 0;
 }

@@ -130,6 +130,21 @@ public class LiftAndPairTests
         Assert.That(MaxAbs(distances.diagonal(dim1: 1, dim2: 2)), Is.LessThan(1e-9));
     }
 
+    [TestCaseSource(nameof(Groups))]
+    public void PairDistance_EqualsTheDistanceOfThePairFeatures(Func<LieGroup> create)
+    {
+        // Groups may compute distances in closed form (SE(2)); it must agree with the pair-feature route.
+        var group = create();
+        foreach (var dtype in new[] { ScalarType.Float64, ScalarType.Float32 })
+        {
+            var x = Points(group, dtype);
+            var lifted = group.Lift(x, SamplesFor(group), RandomSource.FromGenerator(TorchRuntime.CreateGenerator(9, "lift")));
+            var (u, qu, v, qv) = (lifted.Elements.unsqueeze(-2), lifted.Orbits.unsqueeze(-2), lifted.Elements.unsqueeze(-3), lifted.Orbits.unsqueeze(-3));
+            var expected = group.Distance(group.PairFeatures(u, qu, v, qv));
+            Assert.That(RelativeError(group.PairDistance(u, qu, v, qv), expected), Is.LessThan(dtype == ScalarType.Float64 ? 1e-12 : 1e-5), $"{group} {dtype}");
+        }
+    }
+
     [Test]
     public void Distances_FollowTheOriginalFormulas()
     {
