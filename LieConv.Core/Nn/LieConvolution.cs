@@ -75,7 +75,9 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
             LiftedCloud.Gather(cloud.Elements, index), LiftedCloud.Gather(cloud.Orbits, index));  // (B, m, k, D)
         var weight = mask.unsqueeze(-1).to(pairs.dtype);
         var kernel = weightnet.forward(pairs, mask) * weight;                                     // (B, m, k, 16)
-        var values = LiftedCloud.Gather(cloud.Values, index) * weight;                            // (B, m, k, cin)
+        // Values need no mask of their own: the kernel is already 0 at invalid neighbours and values are finite
+        // everywhere (padding is zeroed at the input), and skipping it saves a pass over the largest tensor.
+        var values = LiftedCloud.Gather(cloud.Values, index);                                     // (B, m, k, cin)
 
         // PointConv's trick: Σ_v k(v) ⊗ f(v) as one batched product, then a dense layer on the (cin·16) result.
         var products = matmul(values.transpose(-1, -2), kernel).flatten(-2);                     // (B, m, cin·16)
