@@ -56,7 +56,7 @@ public abstract class LieGroup
     /// </summary>
     public virtual bool HasRandomLift => false;
 
-    /// <summary>Weighting α of the group part against the orbit part in <see cref="Distance"/>.</summary>
+    /// <summary>Weighting α of the group part against the orbit part in <see cref="Distance(Tensor)"/>.</summary>
     public double Alpha { get; }
 
     /// <summary>The Lie-algebra matrix Σ aₖAₖ of coordinates a: (…, LieDim) → (…, RepDim, RepDim).</summary>
@@ -97,25 +97,31 @@ public abstract class LieGroup
         return cat(new[] { Expand(pairs), Expand(qu), Expand(qv) }, -1);
     }
 
-    /// <summary>
-    /// Distance between the two points of each pair, from its pair features (…, PairDim) → (…):
-    /// α‖log(v⁻¹u)‖ + (1 − α)‖q_u − q_v‖ unless a group defines its own.
-    /// </summary>
-    public virtual Tensor Distance(Tensor pairFeatures)
+    /// <summary>Distance between the two points of each pair, from its pair features (…, PairDim) → (…).</summary>
+    public Tensor Distance(Tensor pairFeatures)
     {
-        var (a, qu, qv) = SplitPairFeatures(pairFeatures);
-        // An empty part contributes 0; skipping it saves passes over the (B, m, n) distance tensors.
-        if (QDim == 0) return Alpha * Norm(a);
-        if (LieDim == 0) return (1 - Alpha) * Norm(qu - qv);
-        return Alpha * Norm(a) + (1 - Alpha) * Norm(qu - qv);
+        var (pair, qu, qv) = SplitPairFeatures(pairFeatures);
+        return Distance(pair, qu, qv);
     }
 
     /// <summary>
-    /// The distance between lifted points u (with orbit q_u) and v (with q_v), broadcasting: by default
-    /// <see cref="Distance"/> of <see cref="PairFeatures"/>. Neighbour search and subsampling evaluate it for
-    /// every (query, point) pair, so groups override it where a closed form skips the full pair features.
+    /// Distance of a pair from its parts, broadcasting: log(v⁻¹u) (…, LieDim) and the orbits q_u, q_v (…, QDim).
+    /// α‖log(v⁻¹u)‖ + (1 − α)‖q_u − q_v‖ unless a group defines its own.
     /// </summary>
-    public virtual Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => Distance(PairFeatures(u, qu, v, qv));
+    public virtual Tensor Distance(Tensor pair, Tensor queryOrbit, Tensor neighbourOrbit)
+    {
+        // An empty part contributes 0; skipping it saves passes over the (B, m, n) distance tensors.
+        if (QDim == 0) return Alpha * Norm(pair);
+        if (LieDim == 0) return (1 - Alpha) * Norm(queryOrbit - neighbourOrbit);
+        return Alpha * Norm(pair) + (1 - Alpha) * Norm(queryOrbit - neighbourOrbit);
+    }
+
+    /// <summary>
+    /// The distance between lifted points u (with orbit q_u) and v (with q_v), broadcasting. Neighbour search and
+    /// subsampling evaluate it for every (query, point) pair, so it never concatenates pair features, and groups
+    /// override it where a closed form beats computing log(v⁻¹u).
+    /// </summary>
+    public virtual Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => Distance(PairElements(u, v), qu, qv);
 
     /// <summary>Splits pair features into (log(v⁻¹u), q_u, q_v).</summary>
     public (Tensor Pair, Tensor QueryOrbit, Tensor NeighbourOrbit) SplitPairFeatures(Tensor pairFeatures) => (

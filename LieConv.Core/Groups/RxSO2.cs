@@ -68,8 +68,8 @@ public sealed class RxSO2 : LieGroup
     }
 
     /// <inheritdoc />
-    public override Tensor Distance(Tensor pairFeatures) =>
-        Alpha * pairFeatures.select(-1, 1).abs() + (1 - Alpha) * pairFeatures.select(-1, 0).abs();
+    public override Tensor Distance(Tensor pair, Tensor queryOrbit, Tensor neighbourOrbit) =>
+        Alpha * pair.select(-1, 1).abs() + (1 - Alpha) * pair.select(-1, 0).abs();
 
     /// <inheritdoc />
     public override string ToString() => $"RxSO2({Alpha:R})";

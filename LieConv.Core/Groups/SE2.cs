@@ -113,8 +113,8 @@ public sealed class SE2 : LieGroup
     }
 
     /// <inheritdoc />
-    public override Tensor Distance(Tensor pairFeatures) =>
-        Alpha * pairFeatures.select(-1, 0).abs() + (1 - Alpha) * Norm(pairFeatures.narrow(-1, 1, 2));
+    public override Tensor Distance(Tensor pair, Tensor queryOrbit, Tensor neighbourOrbit) =>
+        Alpha * pair.select(-1, 0).abs() + (1 - Alpha) * Norm(pair.narrow(-1, 1, 2));
 
     /// <inheritdoc />
     public override string ToString() => $"SE2({Alpha:R})";

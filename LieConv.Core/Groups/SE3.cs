@@ -75,8 +75,8 @@ public sealed class SE3 : LieGroup
     }
 
     /// <inheritdoc />
-    public override Tensor Distance(Tensor pairFeatures) =>
-        Alpha * Norm(pairFeatures.narrow(-1, 0, 3)) + (1 - Alpha) * Norm(pairFeatures.narrow(-1, 3, 3));
+    public override Tensor Distance(Tensor pair, Tensor queryOrbit, Tensor neighbourOrbit) =>
+        Alpha * Norm(pair.narrow(-1, 0, 3)) + (1 - Alpha) * Norm(pair.narrow(-1, 3, 3));
 
     /// <inheritdoc />
     public override string ToString() => PerPointLift ? $"SE3({Alpha:R})" : $"SE3({Alpha:R}, per_point=False)";

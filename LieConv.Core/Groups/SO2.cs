@@ -55,11 +55,8 @@ public sealed class SO2 : LieGroup
     public override Tensor OrbitOrigin(Tensor q) => cat(new[] { q, zeros_like(q) }, -1);
 
     /// <inheritdoc />
-    public override Tensor Distance(Tensor pairFeatures)
-    {
-        var (theta, ru, rv) = SplitPairFeatures(pairFeatures);
-        return (Alpha * theta.abs() + (1 - Alpha) * (ru - rv).abs() / (ru + rv + 0.001)).squeeze(-1);
-    }
+    public override Tensor Distance(Tensor pair, Tensor queryOrbit, Tensor neighbourOrbit) =>
+        (Alpha * pair.abs() + (1 - Alpha) * (queryOrbit - neighbourOrbit).abs() / (queryOrbit + neighbourOrbit + 0.001)).squeeze(-1);
 
     /// <inheritdoc />
     public override string ToString() => $"SO2({Alpha:R})";
