@@ -380,7 +380,7 @@ public sealed class Trainer<TBatch> : IDisposable
             using var reader = new BinaryReader(new MemoryStream(weights), Encoding.UTF8);
             Model.load(reader, strict: true);
         }
-        catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException or NotImplementedException)
+        catch (Exception e) when (e is not OutOfMemoryException)   // whatever TorchSharp throws for foreign weights
         {
             throw new CheckpointException(source, $"holds weights that do not fit this model ({e.Message}).", e);
         }

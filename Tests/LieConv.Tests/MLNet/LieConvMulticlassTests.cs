@@ -7,7 +7,7 @@ using NUnit.Framework;
 namespace LieConv.Tests.MLNet;
 
 [TestFixture]
-public class LieConvMulticlassTests
+public class LieConvMulticlassTests : TempFolderFixture
 {
     private sealed class Cloud
     {
@@ -19,22 +19,6 @@ public class LieConvMulticlassTests
     {
         public float[] Score { get; set; } = [];
         public string PredictedLabel { get; set; } = "";
-    }
-
-    private string _folder = "";
-
-    [SetUp]
-    public void CreateFolder()
-    {
-        _folder = Path.Combine(Path.GetTempPath(), "lieconv-mlnet-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-    }
-
-    [TearDown]
-    public void DeleteFolder()
-    {
-        if (Directory.Exists(_folder))
-            Directory.Delete(_folder, recursive: true);
     }
 
     /// <summary>Clouds on a circle or on a line segment, at random positions; the classes alternate.</summary>
@@ -104,7 +88,7 @@ public class LieConvMulticlassTests
         Assert.That(scores[0], Has.Length.EqualTo(2));
         Assert.That(scores[0].Sum(), Is.EqualTo(1f).Within(1e-5));
 
-        string path = Path.Combine(_folder, "model.zip");
+        string path = Path.Combine(Folder, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var fresh = new MLContext(seed: 99);
         var loaded = fresh.Model.Load(path, out var schema);
@@ -165,7 +149,7 @@ public class LieConvMulticlassTests
         var options = TinyOptions();
         options.Epochs = 1;
         var model = Fit(ml, data, options);
-        string path = Path.Combine(_folder, "model.zip");
+        string path = Path.Combine(Folder, "model.zip");
         ml.Model.Save(model, data.Schema, path);
 
         using (var zip = ZipFile.Open(path, ZipArchiveMode.Update))

@@ -6,7 +6,7 @@ using NUnit.Framework;
 namespace LieConv.Tests.MLNet;
 
 [TestFixture]
-public class LieConvRegressionTests
+public class LieConvRegressionTests : TempFolderFixture
 {
     private sealed class Cloud
     {
@@ -17,22 +17,6 @@ public class LieConvRegressionTests
     private sealed class Prediction
     {
         public float Score { get; set; }
-    }
-
-    private string _folder = "";
-
-    [SetUp]
-    public void CreateFolder()
-    {
-        _folder = Path.Combine(Path.GetTempPath(), "lieconv-mlnet-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-    }
-
-    [TearDown]
-    public void DeleteFolder()
-    {
-        if (Directory.Exists(_folder))
-            Directory.Delete(_folder, recursive: true);
     }
 
     /// <summary>Points on circles at random positions; the label is the radius, in [1, 3].</summary>
@@ -90,7 +74,7 @@ public class LieConvRegressionTests
         Assert.That(model.LabelScaling.Mean, Is.EqualTo(mean).Within(1e-6));
 
         var scores = Scores(ml, model, data);
-        string path = Path.Combine(_folder, "model.zip");
+        string path = Path.Combine(Folder, "model.zip");
         ml.Model.Save(model, data.Schema, path);
         var fresh = new MLContext(seed: 99);
         var loaded = fresh.Model.Load(path, out var schema);
