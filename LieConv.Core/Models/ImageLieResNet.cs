@@ -118,11 +118,10 @@ public sealed class ImageLieResNet : nn.Module<Tensor, Tensor>
     /// <summary>The grid coordinates of the pixels that become points: (N, 2), first coordinate = row.</summary>
     public static (Tensor Points, Tensor PixelIndices) Grid(long height, long width, double cropRadius, ScalarType dtype, Device device)
     {
-        var rows = linspace(-height / 2.0, height / 2.0, height, dtype: ScalarType.Float64);
-        var cols = linspace(-width / 2.0, width / 2.0, width, dtype: ScalarType.Float64);
-        var all = stack(meshgrid(new[] { rows, cols }, indexing: "ij"), -1).reshape(-1, 2);
-        var kept = nonzero(all.square().sum(-1).sqrt() < cropRadius).squeeze(-1);
-        return (all.index_select(0, kept).to(dtype, device), kept.to(device));
+        var grid = ImageGrid.Create(checked((int)height), checked((int)width), cropRadius);
+        var points = tensor(grid.Coordinates.ToArray(), new long[] { grid.PointCount, 2 }, dtype: dtype, device: device);
+        var pixels = tensor(grid.PixelIndices.ToArray().Select(i => (long)i).ToArray(), device: device);
+        return (points, pixels);
     }
 
     private GridCache Cache(long height, long width, ScalarType dtype, Device device)

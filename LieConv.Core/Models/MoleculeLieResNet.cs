@@ -106,11 +106,5 @@ public sealed class MoleculeLieResNet : nn.Module<MoleculeBatch, Tensor>
     }
 
     /// <summary>Translates each molecule by 0.5·N(0, I) and rotates it about the origin by a Haar-random rotation.</summary>
-    public static Tensor Augment(Tensor positions)
-    {
-        long batch = positions.shape[0];
-        var shift = 0.5 * randn(new[] { batch, 1L, 3L }, dtype: positions.dtype, device: positions.device);
-        var rotation = new SO3().Exp(SO3.SampleHaar(new[] { batch }, positions.dtype, positions.device, null)).unsqueeze(1);  // (B, 1, 3, 3)
-        return matmul(rotation, (positions + shift).unsqueeze(-1)).squeeze(-1);
-    }
+    public static Tensor Augment(Tensor positions) => PointCloudAugmentations.Apply(PointCloudAugmentation.SE3, positions);
 }

@@ -1,3 +1,4 @@
+using LieConv.Groups;
 using LieConv.MLNet.Data;
 using LieConv.MLNet.MlNet;
 using LieConv.Models;
@@ -10,21 +11,72 @@ using static TorchSharp.torch;
 
 namespace LieConv.MLNet;
 
+/// <summary>What distinguishes one LieConv trainer from another: the label, the outputs, the loss and the metrics.</summary>
+/// <param name="Name">Names the task in messages, e.g. "multiclass".</param>
+/// <param name="LabelKind">The label column the task reads.</param>
+/// <param name="Outputs">The network's outputs per cloud.</param>
+/// <param name="Loss">(network output, batch labels) → the 0-dimensional training loss.</param>
+/// <param name="Metrics">Validation metrics by name: (network output, batch labels) → the batch mean.</param>
+internal sealed record LieConvTask(
+    string Name,
+    PointCloudLabelKind LabelKind,
+    int Outputs,
+    Func<Tensor, Tensor, Tensor> Loss,
+    IReadOnlyList<(string Name, Func<Tensor, Tensor, Tensor> Compute)> Metrics);
+
+/// <summary>A trained network with the device it lives on.</summary>
+internal sealed record LieConvFit(LieResNet Model, Device Device, TrainingResult Result);
+
 /// <summary>
-/// What every LieConv trainer does the same way: checking its options and input columns, reading the training set,
-/// and building and training the <see cref="LieResNet"/>; the trainers differ only in the label and the loss.
+/// What every LieConv trainer does the same way: checking its options and input columns, reading the data, and
+/// building and training the <see cref="LieResNet"/> with the <see cref="Trainer{TBatch}"/> of LieConv.Core.
 /// </summary>
 internal static class LieConvFitting
 {
-    /// <summary>Checks the shared options, throwing ML.NET's user-argument errors.</summary>
-    public static void CheckOptions(IHost host, LieConvTrainerOptionsBase options)
+    /// <summary>Checks the shared options, throwing ML.NET's user-argument errors that name the option.</summary>
+    public static void CheckOptions(IHost host, LieConvTrainerOptionsBase options, IReadOnlyList<string> metricNames)
     {
         host.CheckUserArg(!string.IsNullOrEmpty(options.LabelColumnName), nameof(options.LabelColumnName));
         host.CheckUserArg(!string.IsNullOrEmpty(options.PointsColumnName), nameof(options.PointsColumnName));
         host.CheckUserArg(!string.IsNullOrEmpty(options.ScoreColumnName), nameof(options.ScoreColumnName));
+        host.CheckUserArg(options.CoordinateDimension is null or >= 1, nameof(options.CoordinateDimension), "d must be at least 1.");
+        host.CheckUserArg(options.MaxPoints is null or >= 1, nameof(options.MaxPoints), "At least one point must be allowed.");
+        host.CheckUserArg(!string.IsNullOrWhiteSpace(options.Group), nameof(options.Group), "A group spec such as \"T(2)\" or \"SE2(.05)\" is needed.");
+        try
+        {
+            LieGroup.Parse(options.Group);
+        }
+        catch (ArgumentException e)
+        {
+            throw host.ExceptUserArg(nameof(options.Group), e.Message);
+        }
+        host.CheckUserArg(options.Channels >= 1, nameof(options.Channels), "At least one channel is needed.");
+        host.CheckUserArg(options.Layers >= 1, nameof(options.Layers), "At least one layer is needed.");
+        host.CheckUserArg(options.Neighbourhood >= 1, nameof(options.Neighbourhood), "At least one neighbour is needed.");
+        host.CheckUserArg(options.Fill is > 0 and <= 1, nameof(options.Fill), "The fill must lie in (0, 1].");
+        host.CheckUserArg(options.TotalDownsampling is > 0 and <= 1, nameof(options.TotalDownsampling), "The fraction of points kept must lie in (0, 1].");
+        host.CheckUserArg(options.LiftSamples >= 1, nameof(options.LiftSamples), "At least one lift sample is needed.");
+        host.CheckUserArg(Enum.IsDefined(options.Activation), nameof(options.Activation), "Unknown activation.");
         host.CheckUserArg(options.Epochs >= 1, nameof(options.Epochs), "At least one epoch is needed.");
         host.CheckUserArg(options.BatchSize >= 1, nameof(options.BatchSize), "At least one cloud per batch is needed.");
+        host.CheckUserArg(options.LearningRate > 0 && double.IsFinite(options.LearningRate), nameof(options.LearningRate), "The learning rate must be positive and finite.");
+        host.CheckUserArg(options.WarmupFraction is >= 0 and < 1, nameof(options.WarmupFraction), "The warm-up fraction must lie in [0, 1).");
+        host.CheckUserArg(options.WeightDecay >= 0 && double.IsFinite(options.WeightDecay), nameof(options.WeightDecay), "Weight decay must be ≥ 0 and finite.");
+        host.CheckUserArg(Enum.IsDefined(options.Augmentation), nameof(options.Augmentation), "Unknown augmentation.");
+        host.CheckUserArg(options.ReportEvery >= 0, nameof(options.ReportEvery), "ReportEvery must be ≥ 0.");
         host.CheckUserArg(options.NumberOfThreads is null or >= 1, nameof(options.NumberOfThreads), "At least one thread is needed.");
+        host.CheckUserArg(options.Patience is null or >= 1, nameof(options.Patience), "Patience must be at least one epoch.");
+        host.CheckUserArg(options.Patience is null || options.EarlyStoppingMetric is not null, nameof(options.Patience),
+            "Early stopping needs an EarlyStoppingMetric to watch.");
+        host.CheckUserArg(!options.ResumeFromCheckpoint || options.CheckpointDirectory is not null, nameof(options.ResumeFromCheckpoint),
+            "Resuming needs a CheckpointDirectory.");
+        if (options.EarlyStoppingMetric is string metric)
+        {
+            host.CheckUserArg(options.ValidationSet is not null, nameof(options.EarlyStoppingMetric),
+                $"Selecting weights by '{metric}' needs a ValidationSet.");
+            host.CheckUserArg(metricNames.Contains(metric, StringComparer.Ordinal), nameof(options.EarlyStoppingMetric),
+                $"'{metric}' is not a metric of this trainer; expected one of {string.Join(", ", metricNames)}.");
+        }
     }
 
     /// <summary>Checks the points and features columns and returns the label column's shape.</summary>
@@ -48,82 +100,185 @@ internal static class LieConvFitting
 
     /// <summary>A reader of the options' columns that requires a label of <paramref name="labelKind"/>.</summary>
     public static PointCloudReader Reader(DataViewSchema schema, LieConvTrainerOptionsBase options, PointCloudLabelKind labelKind)
-        => new(schema, new PointCloudColumns(options.PointsColumnName, options.FeaturesColumnName, options.LabelColumnName), labelKind);
+        => new(schema, new PointCloudColumns(options.PointsColumnName, options.FeaturesColumnName, options.LabelColumnName,
+            options.CoordinateDimension, options.MaxPoints), labelKind);
 
-    /// <summary>Reads the whole training set, one cloud per item.</summary>
+    /// <summary>Reads a whole data set, one cloud per item.</summary>
+    /// <param name="reader">Bound to <paramref name="input"/>'s schema.</param>
+    /// <param name="input">The rows.</param>
+    /// <param name="role">"training" or "validation", for messages.</param>
     /// <exception cref="InvalidOperationException">There are no rows.</exception>
-    public static List<PointCloudRows> ReadRows(PointCloudReader reader, IDataView input)
+    public static List<PointCloudRows> ReadRows(PointCloudReader reader, IDataView input, string role = "training")
     {
-        // One row per item so that every epoch can regroup the clouds into new batches after shuffling.
+        // One row per item so that every epoch can regroup the clouds into new batches after shuffling; the rows are
+        // compact float arrays (about 4·N·(d + c) bytes per cloud), read once rather than once per epoch.
         var rows = reader.ReadBatches(input, 1).ToList();
         if (rows.Count == 0)
-            throw new InvalidOperationException("The training data has no rows.");
+            throw new InvalidOperationException($"The {role} data has no rows.");
         return rows;
     }
 
     /// <summary>
-    /// Builds a network with <paramref name="outputs"/> outputs and trains it on <paramref name="rows"/> with
-    /// <paramref name="loss"/>(network output, batch labels); the labels are int64 classes or float32 targets,
-    /// as <see cref="PointCloudRows.LabelsTensor"/> makes them. Returns the network in evaluation mode.
+    /// Reads the validation set of <paramref name="options"/>, if any, and checks that it matches the training data
+    /// (coordinate dimension, features per point and, for classes, the number of classes).
     /// </summary>
-    public static LieResNet Train(IHost host, LieConvTrainerOptionsBase options, List<PointCloudRows> rows, int outputs,
-        Func<Tensor, Tensor, Tensor> loss)
+    public static List<PointCloudRows>? ReadValidation(LieConvTrainerOptionsBase options, PointCloudReader training, List<PointCloudRows> trainingRows)
     {
-        int seed = options.Seed ?? host.GetSeed() ?? 1;
-        if (options.NumberOfThreads is int threads)
-            TorchRuntime.SetThreadCount(threads);
+        if (options.ValidationSet is not { } data)
+            return null;
+        var reader = Reader(data.Schema, options, training.LabelKind);
+        if (reader.SpaceDimension != training.SpaceDimension)
+            throw new InvalidOperationException($"The validation set's column '{options.PointsColumnName}' has d = {reader.SpaceDimension}; expected d = {training.SpaceDimension} as in the training data.");
+        if (reader.LabelKind == PointCloudLabelKind.Key && reader.ClassCount != training.ClassCount)
+            throw new InvalidOperationException($"The validation set's label column '{options.LabelColumnName}' has {reader.ClassCount} classes; expected {training.ClassCount} as in the training data (build both with the same MapValueToKey).");
+        var rows = ReadRows(reader, data, "validation");
+        int c = trainingRows[0].Channels;
+        int bad = rows.FindIndex(r => r.Channels != c);
+        if (bad >= 0)
+            throw new InvalidDataException($"Column '{options.FeaturesColumnName}', validation row {bad}: has {rows[bad].Channels} features per point; expected {c} as in the training data.");
+        return rows;
+    }
 
+    /// <summary>The network the options describe for clouds with <paramref name="inputChannels"/> features per point.</summary>
+    public static LieResNetOptions NetworkOptions(LieConvTrainerOptionsBase options, int inputChannels, int outputs)
+    {
+        double ds = Math.Pow(options.TotalDownsampling, 1.0 / options.Layers);
         var spec = new LieResNetOptions
         {
             Group = options.Group,
-            InputChannels = rows[0].Channels,
+            InputChannels = inputChannels,
             Outputs = outputs,
             Channels = options.Channels,
+            // The image recipe's schedule (reference §3.5): wider stages and larger balls as points are dropped.
+            ChannelsPerStage = options.IncreaseChannels
+                ? Enumerable.Range(0, options.Layers + 1).Select(i => (int)Math.Floor(options.Channels / Math.Pow(ds, i / 2.0))).ToArray()
+                : null,
+            FillPerLayer = ds < 1 ? Enumerable.Range(0, options.Layers).Select(i => options.Fill / Math.Pow(ds, i)).ToArray() : null,
             Layers = options.Layers,
             Neighbourhood = options.Neighbourhood,
             Fill = options.Fill,
-            Downsample = options.Downsample,
+            Downsample = ds,
             LiftSamples = options.LiftSamples,
             Knn = options.Knn,
             BatchNorm = options.BatchNorm,
             Mean = options.Mean,
+            Activation = options.Activation,
         };
         spec.Validate();
+        return spec;
+    }
+
+    /// <summary>
+    /// The device to train on: the options' <see cref="LieConvTrainerOptionsBase.Device"/>, else the MLContext's GPU
+    /// settings (mlnet-conventions.md §10), else the CPU.
+    /// </summary>
+    public static Device ResolveDevice(IHost host, string? requested)
+    {
+        if (requested is not null)
+        {
+            try
+            {
+                return TorchRuntime.ResolveDevice(requested);
+            }
+            catch (ArgumentException e)
+            {
+                throw host.ExceptUserArg(nameof(LieConvTrainerOptionsBase.Device), e.Message);
+            }
+        }
+        return host.ResolveContextDevice();
+    }
+
+    /// <summary>
+    /// Builds the network for <paramref name="task"/> and trains it on <paramref name="rows"/>, validating on
+    /// <paramref name="validation"/> after every epoch when given. Returns the network in evaluation mode.
+    /// </summary>
+    public static LieConvFit Train(IHost host, LieConvTrainerOptionsBase options, LieConvTask task,
+        List<PointCloudRows> rows, List<PointCloudRows>? validation)
+    {
+        int seed = options.Seed ?? host.GetSeed() ?? 1;
+        if (options.NumberOfThreads is int threads)
+            TorchRuntime.SetThreadCount(threads);
+        int d = rows[0].SpaceDimension;
+        if (PointCloudAugmentations.RequiredDimension(options.Augmentation) is int needed && needed != d)
+            throw host.ExceptUserArg(nameof(options.Augmentation), $"{options.Augmentation} augmentation needs d = {needed}; the points column '{options.PointsColumnName}' has d = {d}.");
+        var spec = NetworkOptions(options, rows[0].Channels, task.Outputs);
+        var group = LieGroup.Parse(spec.Group);
+        if (group.SpaceDim != d)
+            throw host.ExceptUserArg(nameof(options.Group), $"{spec.Group} acts on {group.SpaceDim}-dimensional points; the points column '{options.PointsColumnName}' has d = {d}.");
+        var device = ResolveDevice(host, options.Device);
 
         TorchRuntime.SeedEverything(seed);
         var model = new LieResNet(spec);
         try
         {
-            using (var ch = host.Start("Training"))
+            using var ch = host.Start("Training");
+            ch.Info("LieConv {0}: {1} training clouds{2}, {3}, {4} parameters, on {5}.", task.Name, rows.Count,
+                validation is null ? "" : $", {validation.Count} validation clouds", spec.Group,
+                model.parameters().Sum(p => p.numel()), device);
+            var trainerOptions = new TrainerOptions
             {
-                var source = new ShuffledRows(rows, options.BatchSize, seed);
-                var trainerOptions = new TrainerOptions
+                Epochs = options.Epochs,
+                LearningRate = options.LearningRate,
+                WeightDecay = options.WeightDecay,
+                Schedule = options.WarmupFraction > 0
+                    ? new WarmupSchedule(new CosineSchedule(options.Epochs), options.Epochs, options.WarmupFraction)
+                    : null,
+                SelectionMetric = options.EarlyStoppingMetric,
+                Patience = options.Patience,
+                CheckpointDirectory = options.CheckpointDirectory,
+                ReportEvery = options.ReportEvery,
+                Device = device,
+                Seed = seed,
+            };
+            var augmentation = options.Augmentation;
+            var metrics = validation is null
+                ? null
+                : task.Metrics.Select(m => new TrainingMetric<LabelledBatch>(m.Name, (b, o) => m.Compute(o.Prediction, b.Labels))).ToArray();
+            using var trainer = new Trainer<LabelledBatch>(
+                model,
+                b =>
                 {
-                    Epochs = options.Epochs,
-                    LearningRate = options.LearningRate,
-                    Seed = seed,
-                    ReportEvery = 0,
-                };
-                using var trainer = new Trainer<(PointCloudBatch Batch, Tensor Labels)>(
-                    model,
-                    b =>
-                    {
-                        host.CheckAlive();
-                        var output = model.forward(b.Batch);
-                        return new BatchOutput(output, loss(output, b.Labels));
-                    },
-                    source,
-                    trainerOptions);
-                // The trainer reports synchronously on this thread, so the channel is used from one thread only.
-                var progress = new SynchronousProgress(p =>
+                    host.CheckAlive();
+                    var batch = b.Batch;
+                    if (model.training && augmentation != PointCloudAugmentation.None)
+                        batch = batch with { Coordinates = PointCloudAugmentations.Apply(augmentation, batch.Coordinates) };
+                    var output = model.forward(batch);
+                    return new BatchOutput(output, task.Loss(output, b.Labels));
+                },
+                new ShuffledRows(rows, options.BatchSize, seed, device),
+                trainerOptions,
+                validation is null ? null : new ShuffledRows(validation, options.BatchSize, null, device),
+                metrics);
+
+            // The trainer reports synchronously on this thread, so the channel is used from one thread only.
+            var progress = new SynchronousProgress(p =>
+            {
+                if (p.Kind == ProgressKind.EpochEnd)
                 {
-                    if (p.Kind == ProgressKind.EpochEnd)
-                        ch.Info("Epoch {0}/{1}: loss {2:G6}, learning rate {3:G4}", p.Epoch + 1, p.Epochs, p.Loss, p.LearningRate);
-                });
-                trainer.Fit(progress, options.CancellationToken);
-            }
+                    string validated = p.ValidationMetrics is { Count: > 0 } m
+                        ? ", validation " + string.Join(", ", m.Select(kv => $"{kv.Key} {kv.Value:G6}"))
+                        : "";
+                    ch.Info("Epoch {0}/{1}: training loss {2:G6}{3}, learning rate {4:G4}, {5:F1} clouds/s.",
+                        p.Epoch + 1, p.Epochs, p.Loss, validated, p.LearningRate, p.SamplesPerSecond);
+                }
+                else
+                {
+                    ch.Trace("Epoch {0}, step {1}/{2}: loss {3:G6}, learning rate {4:G4}, {5:F1} clouds/s, ETA {6}.",
+                        p.Epoch + 1, p.Step, p.StepsPerEpoch, p.Loss, p.LearningRate, p.SamplesPerSecond, p.EstimatedRemaining);
+                }
+                options.Progress?.Invoke(p);
+            });
+
+            bool resume = options.ResumeFromCheckpoint && trainer.CheckpointPath is string path && File.Exists(path);
+            if (resume)
+                ch.Info("Resuming from the checkpoint {0}.", trainer.CheckpointPath);
+            var result = resume ? trainer.Resume(progress, options.CancellationToken) : trainer.Fit(progress, options.CancellationToken);
+            if (result.StoppedEarly)
+                ch.Info("Stopped early after epoch {0}: {1} did not improve for {2} epochs.", result.CompletedEpochs, options.EarlyStoppingMetric, options.Patience);
+            if (result.BestEpoch is int best)
+                ch.Info("Kept the weights of epoch {0} ({1} = {2:G6}).", best + 1, options.EarlyStoppingMetric, result.BestValue);
             model.eval();
-            return model;
+            return new LieConvFit(model, device, result);
         }
         catch
         {
@@ -140,6 +295,9 @@ internal static class LieConvFitting
             throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", col.GetTypeString());
     }
 
+    /// <summary>A padded batch of clouds with their labels (int64 classes or float32 targets).</summary>
+    internal readonly record struct LabelledBatch(PointCloudBatch Batch, Tensor Labels);
+
     /// <summary>
     /// <see cref="Progress{T}"/> posts to a synchronisation context; ML.NET channels must be called in order from the
     /// training thread, so this one calls back inline.
@@ -150,25 +308,23 @@ internal static class LieConvFitting
     }
 
     /// <summary>
-    /// Regroups single-cloud rows into padded batches in a new order every epoch; the order depends only on
-    /// (seed, epoch), as <see cref="IBatchSource{TBatch}"/> requires.
+    /// Regroups single-cloud rows into padded batches, in a new order every epoch when a seed is given (the order
+    /// depends only on (seed, epoch), as <see cref="IBatchSource{TBatch}"/> requires) and in row order otherwise.
     /// </summary>
-    private sealed class ShuffledRows(List<PointCloudRows> rows, int batchSize, int seed) : IBatchSource<(PointCloudBatch Batch, Tensor Labels)>
+    private sealed class ShuffledRows(List<PointCloudRows> rows, int batchSize, int? seed, Device device) : IBatchSource<LabelledBatch>
     {
         public int BatchesPerEpoch => (rows.Count + batchSize - 1) / batchSize;
 
-        public IEnumerable<(PointCloudBatch Batch, Tensor Labels)> Batches(int epoch)
+        public IEnumerable<LabelledBatch> Batches(int epoch)
         {
             var order = Enumerable.Range(0, rows.Count).ToArray();
-            TorchRuntime.CreateRandom(seed, $"shuffle{epoch}").Shuffle(order);
+            if (seed is int s)
+                TorchRuntime.CreateRandom(s, $"shuffle{epoch}").Shuffle(order);
             for (int start = 0; start < order.Length; start += batchSize)
-            {
-                var group = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                yield return Collate(group);
-            }
+                yield return Collate(order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray());
         }
 
-        private (PointCloudBatch, Tensor) Collate(int[] group)
+        private LabelledBatch Collate(int[] group)
         {
             int d = rows[0].SpaceDimension, c = rows[0].Channels;
             int nMax = group.Max(i => rows[i].PointCounts[0]);
@@ -191,11 +347,13 @@ internal static class LieConvFitting
                     targets[j] = row.Targets![0];
             }
             long b = group.Length;
-            return (new PointCloudBatch(
-                    tensor(coordinates, new[] { b, nMax, (long)d }),
-                    tensor(features, new[] { b, nMax, (long)c }),
-                    tensor(mask, new[] { b, (long)nMax })),
-                classes ? tensor(classLabels, new[] { b }) : tensor(targets, new[] { b }));
+            // Built on the host and copied once per batch; a no-op on the CPU.
+            return new LabelledBatch(
+                new PointCloudBatch(
+                    tensor(coordinates, new[] { b, nMax, (long)d }).to(device),
+                    tensor(features, new[] { b, nMax, (long)c }).to(device),
+                    tensor(mask, new[] { b, (long)nMax }).to(device)),
+                (classes ? tensor(classLabels, new[] { b }) : tensor(targets, new[] { b })).to(device));
         }
     }
 }

@@ -1,3 +1,4 @@
+using LieConv.MLNet.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -70,13 +71,11 @@ internal abstract class LieConvMapperBase : IRowMapper
             if (cachedPosition == input.Position)
                 return cached;
             pointsGetter(ref pointsBuffer);
-            int length = pointsBuffer.Length;
-            if (length == 0 || length % d != 0)
-                throw new InvalidDataException(
-                    $"Column '{_points.Name}', row {input.Position}: has {length} values; expected a non-empty flattened (N, {d}) array of coordinates.");
-            int n = length / d;
-            var coordinates = new float[length];
+            long row = input.Position;
+            int n = PointCloudChecks.PointCount(_points.Name, row, pointsBuffer.Length, d, _parent.MaxPoints);
+            var coordinates = new float[pointsBuffer.Length];
             pointsBuffer.CopyTo(coordinates);
+            PointCloudChecks.Finite(coordinates, d, _points.Name, row, "coordinates");
             float[] values;
             if (featuresGetter is null)
             {
@@ -86,11 +85,10 @@ internal abstract class LieConvMapperBase : IRowMapper
             else
             {
                 featuresGetter(ref featuresBuffer);
-                if (featuresBuffer.Length != n * c)
-                    throw new InvalidDataException(
-                        $"Column '{_features!.Value.Name}', row {input.Position}: has {featuresBuffer.Length} values for {n} points; expected N·c = {n * c}.");
+                PointCloudChecks.FeatureLength(_features!.Value.Name, row, featuresBuffer.Length, n, c, "as in training");
                 values = new float[n * c];
                 featuresBuffer.CopyTo(values);
+                PointCloudChecks.Finite(values, c, _features!.Value.Name, row, "features");
             }
             cached = _parent.Score(coordinates, values, n);
             cachedPosition = input.Position;

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using LieConv.Models;
 using LieConv.Nn;
 using Microsoft.ML;
@@ -82,46 +83,85 @@ internal static class LieConvNetworkSettings
         return (spaceDimension, channels, spec);
     }
 
-    /// <summary>Writes the network's weights to their own entry.</summary>
-    public static void SaveWeights(ModelSaveContext ctx, LieResNet model)
-        => ctx.SaveBinaryStream(WeightsEntry, w => model.save(w));
+    /// <summary>The first model version that stores <see cref="SaveWeights"/>'s MaxPoints and weights checksum.</summary>
+    public const uint ChecksummedVersion = 0x00010002;
 
-    /// <summary>Builds a <paramref name="spec"/> network and loads its weights.</summary>
+    /// <summary>
+    /// Writes MaxPoints and the SHA-256 of the weights to the model stream, then the weights to their own entry: a
+    /// TorchSharp weights file with altered values still loads, so only the checksum can tell that it was tampered with.
+    /// </summary>
+    public static void SaveWeights(ModelSaveContext ctx, LieResNet model, int? maxPoints)
+    {
+        var weights = new MemoryStream();
+        using (var writer = new BinaryWriter(weights, System.Text.Encoding.UTF8, leaveOpen: true))
+            model.save(writer);
+        var bytes = weights.ToArray();
+        ctx.Writer.Write(maxPoints ?? 0);
+        ctx.Writer.Write(SHA256.HashData(bytes));
+        ctx.SaveBinaryStream(WeightsEntry, w => w.Write(bytes));
+    }
+
+    /// <summary>
+    /// Reads what <see cref="SaveWeights"/> wrote (models older than <see cref="ChecksummedVersion"/> have no MaxPoints
+    /// and no checksum), builds a <paramref name="spec"/> network and loads its weights.
+    /// </summary>
     /// <param name="ctx">The model being loaded.</param>
     /// <param name="spec">The stored architecture.</param>
     /// <param name="transformer">Names the transformer in errors, e.g. "multiclass".</param>
-    /// <exception cref="FormatException">The weights are missing, truncated or not this network's.</exception>
-    public static LieResNet LoadWeights(ModelLoadContext ctx, LieResNetOptions spec, string transformer)
+    /// <exception cref="FormatException">The weights are missing, truncated, altered or not this network's.</exception>
+    public static (LieResNet Model, int? MaxPoints) LoadWeights(ModelLoadContext ctx, LieResNetOptions spec, string transformer)
     {
+        int? maxPoints = null;
+        byte[]? checksum = null;
+        if (ctx.Header.ModelVerWritten >= ChecksummedVersion)
+        {
+            int stored = ctx.Reader.ReadInt32();
+            maxPoints = stored > 0 ? stored : null;
+            checksum = ctx.Reader.ReadBytes(SHA256.HashSizeInBytes);
+            if (checksum.Length != SHA256.HashSizeInBytes)
+                throw new FormatException($"model.zip: the LieConv {transformer} transformer's model entry is truncated (no weights checksum).");
+        }
+
         var model = new LieResNet(spec);
         try
         {
             bool found;
             try
             {
-                found = ctx.TryLoadBinaryStream(WeightsEntry, w =>
+                found = ctx.TryLoadBinaryStream(WeightsEntry, r =>
                 {
-                    model.load(w, strict: true);
+                    var bytes = ReadToEnd(r.BaseStream);
+                    if (checksum is not null && !SHA256.HashData(bytes).AsSpan().SequenceEqual(checksum))
+                        throw new InvalidDataException("its SHA-256 differs from the one recorded when the model was saved, so it was altered or damaged");
+                    using var weights = new BinaryReader(new MemoryStream(bytes));
+                    model.load(weights, strict: true);
                     // A longer entry than the network reads back is not this network's weights either.
-                    if (w.BaseStream.CanSeek && w.BaseStream.Position != w.BaseStream.Length)
-                        throw new FormatException($"{w.BaseStream.Length - w.BaseStream.Position} bytes follow the weights.");
+                    if (weights.BaseStream.Position != weights.BaseStream.Length)
+                        throw new FormatException($"{weights.BaseStream.Length - weights.BaseStream.Position} bytes follow the weights");
                 });
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 throw new FormatException(
-                    $"model.zip: the '{WeightsEntry}' entry of the LieConv {transformer} transformer is truncated or is not the " +
+                    $"model.zip: the '{WeightsEntry}' entry of the LieConv {transformer} transformer is truncated, altered or is not the " +
                     $"TorchSharp weights of the stored network ({e.GetType().Name}: {e.Message}).", e);
             }
             if (!found)
                 throw new FormatException($"model.zip: the LieConv {transformer} transformer has no '{WeightsEntry}' entry (its weights).");
-            return model;
+            return (model, maxPoints);
         }
         catch
         {
             model.Dispose();
             throw;
         }
+    }
+
+    private static byte[] ReadToEnd(Stream stream)
+    {
+        var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
     }
 
     private static void WriteList<T>(BinaryWriter writer, IReadOnlyList<T>? list, Action<BinaryWriter, T> write)

@@ -1,47 +1,74 @@
+using LieConv.Models;
+using LieConv.Nn;
+using LieConv.Training;
+using Microsoft.ML;
 using Microsoft.ML.Data;
 
 namespace LieConv.MLNet;
 
 /// <summary>
-/// The settings every LieConv point-cloud trainer shares: the input columns, the network architecture and the
-/// optimisation (mlnet-conventions.md §3). Each trainer's <c>Options</c> adds what only it needs.
+/// The settings every LieConv point-cloud trainer shares: the input columns, the network architecture (reference §3.4)
+/// and the optimisation (reference §5.1, mlnet-conventions.md §3, §10). Each trainer's <c>Options</c> adds what only it needs.
 /// </summary>
 public abstract class LieConvTrainerOptionsBase
 {
+    // ----- Columns -----
+
     /// <summary>The column holding the label of each cloud.</summary>
     public string LabelColumnName = DefaultColumnNames.Label;
 
-    /// <summary>The coordinates column, <c>VectorType(0, d)</c>.</summary>
+    /// <summary>The coordinates column: a vector of Single, the row-major flattening of (N, d), declared <c>VectorType(0, d)</c>.</summary>
     public string PointsColumnName = "Points";
 
-    /// <summary>The per-point features column, or <see langword="null"/> to give every point the feature 1.</summary>
+    /// <summary>The per-point features column (N·c Singles), or <see langword="null"/> to give every point the feature 1.</summary>
     public string? FeaturesColumnName;
 
     /// <summary>The output score column.</summary>
     public string ScoreColumnName = DefaultColumnNames.Score;
 
-    /// <summary>The symmetry group spec, e.g. <c>T(2)</c> or <c>SE2</c>.</summary>
+    /// <summary>
+    /// The coordinate dimension d when the points column does not declare it (e.g. TextLoader's <c>R4:1-*</c> or
+    /// <c>Concatenate</c> give dimensions [0]); <see langword="null"/> takes it from the column's dimensions [0, d].
+    /// </summary>
+    public int? CoordinateDimension;
+
+    /// <summary>The most points a cloud may have, in training and in prediction; <see langword="null"/> for no limit.</summary>
+    public int? MaxPoints;
+
+    // ----- Network (LieResNet, reference §3.4) -----
+
+    /// <summary>The symmetry group spec as the original writes it, e.g. <c>T(2)</c>, <c>SO2(.2)</c>, <c>SE2(.05)</c>, <c>SE3(.2)</c>.</summary>
     public string Group = "T(2)";
 
-    /// <summary>Width of every stage of the network.</summary>
+    /// <summary>Width k of the first stage (and of every stage unless <see cref="IncreaseChannels"/>).</summary>
     public int Channels = 32;
 
     /// <summary>Number of bottleneck blocks.</summary>
     public int Layers = 2;
 
-    /// <summary>Neighbours per query point.</summary>
+    /// <summary>Neighbours per query point (nbhd).</summary>
     public int Neighbourhood = 16;
 
-    /// <summary>Target ball fill fraction of every layer.</summary>
+    /// <summary>
+    /// Target fraction of the points that fall in a query's ball, for the first layer; layer i uses
+    /// Fill / ds^i (at most 1), where ds is the per-block downsampling, so the expected neighbour count stays put as
+    /// points thin out (the image recipe's rule; with no downsampling every layer uses Fill).
+    /// </summary>
     public double Fill = 1.0 / 3;
 
-    /// <summary>Fraction of points each block keeps.</summary>
-    public double Downsample = 1;
+    /// <summary>
+    /// Fraction of the points left after all blocks (total_ds); each block keeps TotalDownsampling^(1/Layers) of its
+    /// input by farthest-point sampling. 1 keeps every point.
+    /// </summary>
+    public double TotalDownsampling = 1;
 
-    /// <summary>Group elements per input point.</summary>
+    /// <summary>Grow the width as points are dropped: stage i has ⌊k / ds^(i/2)⌋ channels (the image recipe).</summary>
+    public bool IncreaseChannels;
+
+    /// <summary>Group elements per input point (liftsamples; the SE(2) image recipe uses 2, SE(3) molecules 4).</summary>
     public int LiftSamples = 1;
 
-    /// <summary>k-nearest-neighbour neighbourhoods instead of random subsets of balls.</summary>
+    /// <summary>k-nearest-neighbour neighbourhoods instead of random subsets of adaptive-radius balls.</summary>
     public bool Knn;
 
     /// <summary>Masked batch norm in the blocks and kernel networks.</summary>
@@ -50,21 +77,86 @@ public abstract class LieConvTrainerOptionsBase
     /// <summary>Average (rather than sum) over neighbours and in the global pool.</summary>
     public bool Mean = true;
 
-    /// <summary>Number of passes over the training data.</summary>
+    /// <summary>The nonlinearity.</summary>
+    public Activation Activation = Activation.Swish;
+
+    // ----- Training (reference §5.1) -----
+
+    /// <summary>Number of passes over the training data (the cosine schedule spans them).</summary>
     public int Epochs = 3;
 
     /// <summary>Clouds per optimiser step.</summary>
     public int BatchSize = 16;
 
-    /// <summary>Adam's base learning rate (cosine schedule over the epochs).</summary>
+    /// <summary>Adam's base learning rate; a per-step cosine schedule over <see cref="Epochs"/> scales it.</summary>
     public double LearningRate = 3e-3;
 
-    /// <summary>The seed of weights, shuffling and sampling; <see langword="null"/> takes the MLContext's seed, or 1.</summary>
+    /// <summary>
+    /// Length of a linear learning-rate warm-up as a fraction of the epochs (the molecule recipe uses 0.01); 0 for none.
+    /// </summary>
+    public double WarmupFraction;
+
+    /// <summary>Adam's weight decay (L2); the original uses none.</summary>
+    public double WeightDecay;
+
+    /// <summary>A random transformation of every training cloud (never of validation or prediction clouds).</summary>
+    public PointCloudAugmentation Augmentation = PointCloudAugmentation.None;
+
+    /// <summary>
+    /// Data evaluated after every epoch (same columns as the training data); its metrics reach <see cref="Progress"/>
+    /// and the log, and select the weights when <see cref="EarlyStoppingMetric"/> is set.
+    /// </summary>
+    public IDataView? ValidationSet;
+
+    /// <summary>
+    /// The validation metric that selects the returned weights (those of the best epoch), e.g. "Accuracy" or "MAE";
+    /// see each trainer's metric names. <see langword="null"/> returns the last epoch's weights. Needs <see cref="ValidationSet"/>.
+    /// </summary>
+    public string? EarlyStoppingMetric;
+
+    /// <summary>
+    /// Stop after this many validated epochs without improvement of <see cref="EarlyStoppingMetric"/>;
+    /// <see langword="null"/> trains every epoch.
+    /// </summary>
+    public int? Patience;
+
+    /// <summary>
+    /// A folder for the run's checkpoint, rewritten atomically (write, then rename) after every epoch; <see langword="null"/>
+    /// writes none.
+    /// </summary>
+    public string? CheckpointDirectory;
+
+    /// <summary>
+    /// Continue the run whose checkpoint is in <see cref="CheckpointDirectory"/> when there is one (same data and
+    /// settings): weights, optimiser, schedule position and random state are restored, so on the CPU the result
+    /// equals an uninterrupted run's. Without a checkpoint, training starts afresh.
+    /// </summary>
+    public bool ResumeFromCheckpoint;
+
+    /// <summary>
+    /// Called on the training thread every <see cref="ReportEvery"/> steps and at every epoch end (with the validation
+    /// metrics); also logged to <c>MLContext.Log</c>.
+    /// </summary>
+    public Action<TrainingProgress>? Progress;
+
+    /// <summary>Steps between progress reports; 0 reports epoch ends only. Each report reads the loss back from the device.</summary>
+    public int ReportEvery = 50;
+
+    /// <summary>
+    /// "cpu", "cuda" or "cuda:N"; <see langword="null"/> uses <c>MLContext.GpuDeviceId</c> when set (falling back to the
+    /// CPU when no GPU is usable and <c>MLContext.FallbackToCpu</c> is on), otherwise the CPU.
+    /// </summary>
+    public string? Device;
+
+    /// <summary>The seed of weights, shuffling, augmentation and sampling; <see langword="null"/> takes the MLContext's seed, or 1.</summary>
     public int? Seed;
 
     /// <summary>libtorch's intra-op thread count (process-wide); <see langword="null"/> leaves it as it is.</summary>
     public int? NumberOfThreads;
 
-    /// <summary>Checked before every batch; cancelling makes <c>Fit</c> throw <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>
+    /// Checked before every batch; cancelling makes <c>Fit</c> throw <see cref="OperationCanceledException"/>, leaving
+    /// the checkpoint of the last completed epoch for <see cref="ResumeFromCheckpoint"/>.
+    /// </summary>
     public CancellationToken CancellationToken;
 }

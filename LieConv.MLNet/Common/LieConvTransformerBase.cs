@@ -2,6 +2,7 @@ using LieConv.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LieConv.MLNet;
@@ -17,23 +18,29 @@ namespace LieConv.MLNet;
 public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDisposable
 {
     private readonly LieResNet _model;
+    private readonly Device _device;
     private readonly object _forwardLock = new();
     private bool _disposed;
 
-    private protected LieConvTransformerBase(IHostEnvironment env, string name, LieResNet model, int channels, int spaceDimension,
-        string pointsColumn, string? featuresColumn, string scoreColumn)
+    private protected LieConvTransformerBase(IHostEnvironment env, string name, LieResNet model, Device device, LieConvInputs inputs, string scoreColumn)
     {
         Host = env.Register(name);
         _model = model;
-        Channels = channels;
-        SpaceDimension = spaceDimension;
-        PointsColumnName = pointsColumn;
-        FeaturesColumnName = featuresColumn;
+        _device = device;
+        Channels = inputs.Channels;
+        SpaceDimension = inputs.SpaceDimension;
+        PointsColumnName = inputs.PointsColumn;
+        FeaturesColumnName = inputs.FeaturesColumn;
+        MaxPoints = inputs.MaxPoints;
         ScoreColumnName = scoreColumn;
+        _model.to(device);
         _model.eval();
     }
 
     private protected IHost Host { get; }
+
+    /// <summary>The input side of the transformer, as stored in model.zip.</summary>
+    private protected LieConvInputs Inputs => new(PointsColumnName, FeaturesColumnName, SpaceDimension, Channels, MaxPoints);
 
     /// <summary>The points column read.</summary>
     public string PointsColumnName { get; }
@@ -49,6 +56,12 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
 
     /// <summary>Features per point.</summary>
     public int Channels { get; }
+
+    /// <summary>The most points a cloud may have (larger ones are refused with an error), or <see langword="null"/> for no limit.</summary>
+    public int? MaxPoints { get; }
+
+    /// <summary>The device the network runs on: the training device after <c>Fit</c>; after loading, the MLContext's GPU if set, else the CPU.</summary>
+    public string Device => _device.ToString();
 
     /// <summary>The architecture of the trained network.</summary>
     public LieResNetOptions NetworkOptions => _model.Options;
@@ -121,7 +134,7 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
         SaveState(ctx);
 
         lock (_forwardLock)
-            LieConvNetworkSettings.SaveWeights(ctx, _model);
+            LieConvNetworkSettings.SaveWeights(ctx, _model, MaxPoints);
     }
 
     /// <summary>Runs the network on one cloud; serialised because the module is shared by parallel cursors (§8).</summary>
@@ -134,10 +147,18 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
             using var noGrad = no_grad();
             _model.eval();
             var batch = new PointCloudBatch(
-                tensor(coordinates, new long[] { 1, n, SpaceDimension }),
-                tensor(features, new long[] { 1, n, Channels }),
-                ones(1, n, dtype: ScalarType.Bool));
+                tensor(coordinates, new long[] { 1, n, SpaceDimension }).to(_device),
+                tensor(features, new long[] { 1, n, Channels }).to(_device),
+                ones(1, n, dtype: ScalarType.Bool, device: _device));
             return Head(_model.forward(batch)).cpu().data<float>().ToArray();
         }
     }
 }
+
+/// <summary>What a LieConv transformer reads: its input columns and the shape of the clouds its network takes.</summary>
+/// <param name="PointsColumn">The points column.</param>
+/// <param name="FeaturesColumn">The per-point features column, or null for the constant feature 1.</param>
+/// <param name="SpaceDimension">d.</param>
+/// <param name="Channels">Features per point c.</param>
+/// <param name="MaxPoints">The most points per cloud, or null.</param>
+internal sealed record LieConvInputs(string PointsColumn, string? FeaturesColumn, int SpaceDimension, int Channels, int? MaxPoints);

@@ -126,17 +126,11 @@ public sealed class PointCloudReader
             pointsGetter(ref pointsBuffer);
             int length = pointsBuffer.Length;
             string pointsName = Columns.Points;
-            if (length % d != 0)
-                throw BadRow(pointsName, row, $"has {length} values, not a multiple of d = {d}", $"a flattened (N, {d}) array of coordinates");
-            int n = length / d;
-            if (n == 0)
-                throw BadRow(pointsName, row, "is an empty point cloud", "at least one point");
-            if (Columns.MaxPoints is int maxPoints && n > maxPoints)
-                throw BadRow(pointsName, row, $"has {n} points", $"at most MaxPoints = {maxPoints} points");
+            int n = PointCloudChecks.PointCount(pointsName, row, length, d, Columns.MaxPoints);
             var coordinates = stage.AddCoordinates(length);
             // CopyTo densifies sparse rows; GetValues alone would give only the explicit values.
             pointsBuffer.CopyTo(coordinates);
-            CheckFinite(coordinates, d, pointsName, row, "coordinates");
+            PointCloudChecks.Finite(coordinates, d, pointsName, row, "coordinates");
 
             if (featuresGetter is null)
             {
@@ -150,28 +144,27 @@ public sealed class PointCloudReader
                 if (c == 0)
                 {
                     if (featureLength == 0 || featureLength % n != 0)
-                        throw BadRow(featuresName, row, $"has {featureLength} values for {n} points",
+                        throw PointCloudChecks.BadRow(featuresName, row, $"has {featureLength} values for {n} points",
                             $"a positive multiple of the point count (N·c features, c taken from the first row)");
                     c = featureLength / n;
                 }
-                else if (featureLength != n * c)
+                else
                 {
-                    string source = channelsFromRow ? "from the first row" : "from the column's dimensions";
-                    throw BadRow(featuresName, row, $"has {featureLength} values for {n} points",
-                        $"N·c = {n}·{c} = {n * c} features (c = {c} {source})");
+                    PointCloudChecks.FeatureLength(featuresName, row, featureLength, n, c,
+                        channelsFromRow ? "from the first row" : "from the column's dimensions");
                 }
                 var features = stage.AddFeatures(featureLength);
                 featuresBuffer.CopyTo(features);
-                CheckFinite(features, c, featuresName, row, "features");
+                PointCloudChecks.Finite(features, c, featuresName, row, "features");
             }
 
             if (keyGetter is not null)
             {
                 ulong key = keyGetter();
                 if (key == 0)
-                    throw BadRow(Columns.Label!, row, "is a missing key value (key 0)", $"a key in 1..{ClassCount}");
+                    throw PointCloudChecks.BadRow(Columns.Label!, row, "is a missing key value (key 0)", $"a key in 1..{ClassCount}");
                 if (key > (ulong)ClassCount)
-                    throw BadRow(Columns.Label!, row, $"is key {key}, out of range", $"a key in 1..{ClassCount}");
+                    throw PointCloudChecks.BadRow(Columns.Label!, row, $"is key {key}, out of range", $"a key in 1..{ClassCount}");
                 stage.AddClass((int)(key - 1));
             }
             else if (targetGetter is not null)
@@ -179,7 +172,7 @@ public sealed class PointCloudReader
                 float target = 0;
                 targetGetter(ref target);
                 if (!float.IsFinite(target))
-                    throw BadRow(Columns.Label!, row, $"is {target}", "a finite regression target");
+                    throw PointCloudChecks.BadRow(Columns.Label!, row, $"is {target}", "a finite regression target");
                 stage.AddTarget(target);
             }
 
@@ -257,18 +250,6 @@ public sealed class PointCloudReader
         if (raw == typeof(byte)) { var g = row.GetGetter<byte>(column); byte v = 0; return () => { g(ref v); return v; }; }
         throw new InvalidOperationException($"Column '{column.Name}' is a key stored as {raw.Name}; expected an unsigned integer key.");
     }
-
-    private static void CheckFinite(ReadOnlySpan<float> values, int perPoint, string column, long row, string what)
-    {
-        for (int i = 0; i < values.Length; i++)
-        {
-            if (!float.IsFinite(values[i]))
-                throw BadRow(column, row, $"point {i / perPoint} has the non-finite value {values[i]}", $"finite {what}");
-        }
-    }
-
-    private static InvalidDataException BadRow(string column, long row, string problem, string expectation)
-        => new($"Column '{column}', row {row}: {problem}; expected {expectation}.");
 
     /// <summary>
     /// Rows of the batch being read, unpadded and back to back: the padded size is known only once the batch is

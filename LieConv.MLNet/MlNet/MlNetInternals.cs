@@ -1,6 +1,9 @@
+using LieConv.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace LieConv.MLNet.MlNet;
 
@@ -32,4 +35,23 @@ internal static class MlNetInternals
     /// <param name="env">An environment, usually from <see cref="GetHostEnvironment(TransformsCatalog)"/>.</param>
     internal static int? GetSeed(this IHostEnvironment env)
         => (env as IHostEnvironmentInternal)?.Seed;
+
+    /// <summary>
+    /// The device the <see cref="MLContext"/> asks for (mlnet-conventions.md §10): <c>cuda:GpuDeviceId</c> when
+    /// <c>GpuDeviceId</c> is set and that GPU is usable; the CPU when it is not set, or when it is not usable and
+    /// <c>FallbackToCpu</c> is on.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A GPU was asked for, is not usable, and FallbackToCpu is off.</exception>
+    internal static Device ResolveContextDevice(this IHostEnvironment env)
+    {
+        if (env is not IHostEnvironmentInternal { GpuDeviceId: int id } settings)
+            return CPU;
+        if (TorchRuntime.IsCudaAvailable() && id >= 0 && id < cuda.device_count())
+            return new Device(DeviceType.CUDA, id);
+        if (settings.FallbackToCpu)
+            return CPU;
+        throw new InvalidOperationException(
+            $"MLContext.GpuDeviceId is {id}, but this process cannot use that CUDA device (is the app built with " +
+            "-p:TorchBackend=cuda-linux or cuda-windows, and is the GPU present?); set MLContext.FallbackToCpu = true to run on the CPU instead.");
+    }
 }

@@ -13,7 +13,8 @@ namespace LieConv.MLNet;
 /// (use <c>MapValueToKey</c>).
 /// </summary>
 /// <remarks>
-/// This first version reads the whole training set into memory once, so it suits data sets that fit there.
+/// The training (and validation) clouds are read once into compact host arrays and regrouped into new batches
+/// every epoch, so the data view is enumerated once however many epochs run.
 /// </remarks>
 public sealed class LieConvMulticlassTrainer : IEstimator<LieConvMulticlassTransformer>
 {
@@ -26,6 +27,13 @@ public sealed class LieConvMulticlassTrainer : IEstimator<LieConvMulticlassTrans
 
     internal const string LoadName = "LieConvMulticlass";
 
+    /// <summary>
+    /// The validation metrics, usable as <see cref="LieConvTrainerOptionsBase.EarlyStoppingMetric"/>: "Accuracy" (the
+    /// fraction of clouds whose most probable class is the label; maximised) and "LogLoss" (the mean cross-entropy;
+    /// minimised).
+    /// </summary>
+    public static IReadOnlyList<string> MetricNames { get; } = ["Accuracy", "LogLoss"];
+
     private readonly IHost _host;
     private readonly Options _options;
 
@@ -35,7 +43,7 @@ public sealed class LieConvMulticlassTrainer : IEstimator<LieConvMulticlassTrans
         ArgumentNullException.ThrowIfNull(options);
         _host = env.Register(LoadName);
         _options = options;
-        LieConvFitting.CheckOptions(_host, options);
+        LieConvFitting.CheckOptions(_host, options, MetricNames);
         _host.CheckUserArg(!string.IsNullOrEmpty(options.PredictedLabelColumnName), nameof(options.PredictedLabelColumnName));
     }
 
@@ -76,16 +84,19 @@ public sealed class LieConvMulticlassTrainer : IEstimator<LieConvMulticlassTrans
             throw new InvalidOperationException($"Label column '{_options.LabelColumnName}' has no classes; expected a key with a known count (MapValueToKey).");
 
         var rows = LieConvFitting.ReadRows(reader, input);
-        var model = LieConvFitting.Train(_host, _options, rows, reader.ClassCount, Losses.CrossEntropy);
+        var validation = LieConvFitting.ReadValidation(_options, reader, rows);
+        var task = new LieConvTask("multiclass", PointCloudLabelKind.Key, reader.ClassCount, Losses.CrossEntropy,
+            [("Accuracy", Metrics.Accuracy), ("LogLoss", Losses.CrossEntropy)]);
+        var fit = LieConvFitting.Train(_host, _options, task, rows, validation);
         try
         {
-            return new LieConvMulticlassTransformer(_host, model, rows[0].Channels, reader.SpaceDimension,
-                _options.PointsColumnName, _options.FeaturesColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName,
-                LabelValues.From(input.Schema[_options.LabelColumnName]));
+            return new LieConvMulticlassTransformer(_host, fit.Model, fit.Device,
+                new LieConvInputs(_options.PointsColumnName, _options.FeaturesColumnName, reader.SpaceDimension, rows[0].Channels, _options.MaxPoints),
+                _options.ScoreColumnName, _options.PredictedLabelColumnName, LabelValues.From(input.Schema[_options.LabelColumnName]));
         }
         catch
         {
-            model.Dispose();
+            fit.Model.Dispose();
             throw;
         }
     }

@@ -1,4 +1,5 @@
 using LieConv.MLNet;
+using LieConv.MLNet.MlNet;
 using LieConv.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -23,9 +24,9 @@ public sealed class LieConvMulticlassTransformer : LieConvTransformerBase
 
     private readonly LabelValues? _labelValues;
 
-    internal LieConvMulticlassTransformer(IHostEnvironment env, LieResNet model, int channels, int spaceDimension,
-        string pointsColumn, string? featuresColumn, string scoreColumn, string predictedLabelColumn, LabelValues? labelValues)
-        : base(env, nameof(LieConvMulticlassTransformer), model, channels, spaceDimension, pointsColumn, featuresColumn, scoreColumn)
+    internal LieConvMulticlassTransformer(IHostEnvironment env, LieResNet model, Device device, LieConvInputs inputs,
+        string scoreColumn, string predictedLabelColumn, LabelValues? labelValues)
+        : base(env, nameof(LieConvMulticlassTransformer), model, device, inputs, scoreColumn)
     {
         PredictedLabelColumnName = predictedLabelColumn;
         _labelValues = labelValues;
@@ -39,9 +40,9 @@ public sealed class LieConvMulticlassTransformer : LieConvTransformerBase
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "LIECVMCL",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
+        verWrittenCur: 0x00010002, // MaxPoints and the weights' SHA-256
+        verReadableCur: 0x00010002,
+        verWeCanReadBack: 0x00010001, // the golden fixture's version
         loaderAssemblyName: typeof(LieConvMulticlassTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
 
@@ -72,8 +73,17 @@ public sealed class LieConvMulticlassTransformer : LieConvTransformerBase
         string predicted = ctx.LoadNonEmptyString();
         var (spaceDimension, channels, spec) = LieConvNetworkSettings.Load(ctx);
         var labelValues = ctx.Reader.ReadBoolean() ? LabelValues.Load(env, ctx.Reader.BaseStream) : null;
-        var model = LieConvNetworkSettings.LoadWeights(ctx, spec, "multiclass");
-        return new LieConvMulticlassTransformer(env, model, channels, spaceDimension, points, features, score, predicted, labelValues);
+        var (model, maxPoints) = LieConvNetworkSettings.LoadWeights(ctx, spec, "multiclass");
+        try
+        {
+            return new LieConvMulticlassTransformer(env, model, env.ResolveContextDevice(),
+                new LieConvInputs(points, features, spaceDimension, channels, maxPoints), score, predicted, labelValues);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     // Called by ML.NET through the LoadableClass attribute (SignatureLoadRowMapper), when a saved

@@ -14,7 +14,7 @@ namespace LieConv.MLNet;
 /// <remarks>
 /// As the original's molecule trainer does (reference §5.2), the network learns the label standardised with the mean
 /// μ and standard deviation σ of the training labels, by an L1 loss, and predicts y·σ + μ. The whole training set is
-/// read into memory once, so it suits data sets that fit there.
+/// read once into compact host arrays.
 /// </remarks>
 public sealed class LieConvRegressionTrainer : IEstimator<LieConvRegressionTransformer>
 {
@@ -25,6 +25,12 @@ public sealed class LieConvRegressionTrainer : IEstimator<LieConvRegressionTrans
 
     internal const string LoadName = "LieConvRegression";
 
+    /// <summary>
+    /// The validation metrics, usable as <see cref="LieConvTrainerOptionsBase.EarlyStoppingMetric"/>, all minimised:
+    /// "MAE" and "MSE" in the label's units, and "Loss", the training loss (L1 on standardised labels).
+    /// </summary>
+    public static IReadOnlyList<string> MetricNames { get; } = ["MAE", "MSE", "Loss"];
+
     private readonly IHost _host;
     private readonly Options _options;
 
@@ -34,7 +40,7 @@ public sealed class LieConvRegressionTrainer : IEstimator<LieConvRegressionTrans
         ArgumentNullException.ThrowIfNull(options);
         _host = env.Register(LoadName);
         _options = options;
-        LieConvFitting.CheckOptions(_host, options);
+        LieConvFitting.CheckOptions(_host, options, MetricNames);
     }
 
     /// <inheritdoc/>
@@ -63,16 +69,25 @@ public sealed class LieConvRegressionTrainer : IEstimator<LieConvRegressionTrans
         var rows = LieConvFitting.ReadRows(reader, input);
         var scaling = Standardisation(rows.Select(r => r.Targets![0]));
 
-        var model = LieConvFitting.Train(_host, _options, rows, 1,
-            (output, targets) => Losses.StandardisedL1(output.squeeze(-1), targets, scaling));
+        var validation = LieConvFitting.ReadValidation(_options, reader, rows);
+        var task = new LieConvTask("regression", PointCloudLabelKind.Single, 1,
+            (output, targets) => Losses.StandardisedL1(output.squeeze(-1), targets, scaling),
+            [
+                ("MAE", (output, targets) => Metrics.MeanAbsoluteError(output.squeeze(-1), targets, scaling)),
+                ("MSE", (output, targets) => (output.squeeze(-1).to(TorchSharp.torch.ScalarType.Float64) * scaling.Std + scaling.Mean
+                    - targets.to(TorchSharp.torch.ScalarType.Float64)).square().mean()),
+                ("Loss", (output, targets) => Losses.StandardisedL1(output.squeeze(-1), targets, scaling)),
+            ]);
+        var fit = LieConvFitting.Train(_host, _options, task, rows, validation);
         try
         {
-            return new LieConvRegressionTransformer(_host, model, rows[0].Channels, reader.SpaceDimension,
-                _options.PointsColumnName, _options.FeaturesColumnName, _options.ScoreColumnName, scaling);
+            return new LieConvRegressionTransformer(_host, fit.Model, fit.Device,
+                new LieConvInputs(_options.PointsColumnName, _options.FeaturesColumnName, reader.SpaceDimension, rows[0].Channels, _options.MaxPoints),
+                _options.ScoreColumnName, scaling);
         }
         catch
         {
-            model.Dispose();
+            fit.Model.Dispose();
             throw;
         }
     }

@@ -1,9 +1,11 @@
 using LieConv.MLNet;
+using LieConv.MLNet.MlNet;
 using LieConv.Models;
 using LieConv.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using static TorchSharp.torch;
 
 [assembly: LoadableClass(typeof(LieConvRegressionTransformer), null, typeof(SignatureLoadModel),
     "LieConv Regression Transformer", LieConvRegressionTransformer.LoaderSignature)]
@@ -21,9 +23,9 @@ public sealed class LieConvRegressionTransformer : LieConvTransformerBase
 {
     internal const string LoaderSignature = "LieConvRegressionXf";
 
-    internal LieConvRegressionTransformer(IHostEnvironment env, LieResNet model, int channels, int spaceDimension,
-        string pointsColumn, string? featuresColumn, string scoreColumn, TargetScaling labelScaling)
-        : base(env, nameof(LieConvRegressionTransformer), model, channels, spaceDimension, pointsColumn, featuresColumn, scoreColumn)
+    internal LieConvRegressionTransformer(IHostEnvironment env, LieResNet model, Device device, LieConvInputs inputs,
+        string scoreColumn, TargetScaling labelScaling)
+        : base(env, nameof(LieConvRegressionTransformer), model, device, inputs, scoreColumn)
     {
         LabelScaling = labelScaling;
     }
@@ -33,8 +35,8 @@ public sealed class LieConvRegressionTransformer : LieConvTransformerBase
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "LIECVREG",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
+        verWrittenCur: 0x00010002, // MaxPoints and the weights' SHA-256
+        verReadableCur: 0x00010002,
         verWeCanReadBack: 0x00010001,
         loaderAssemblyName: typeof(LieConvRegressionTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
@@ -70,8 +72,17 @@ public sealed class LieConvRegressionTransformer : LieConvTransformerBase
         {
             throw new FormatException($"model.zip: the stored label standardisation of the LieConv regression transformer is invalid ({e.Message}).", e);
         }
-        var model = LieConvNetworkSettings.LoadWeights(ctx, spec, "regression");
-        return new LieConvRegressionTransformer(env, model, channels, spaceDimension, points, features, score, scaling);
+        var (model, maxPoints) = LieConvNetworkSettings.LoadWeights(ctx, spec, "regression");
+        try
+        {
+            return new LieConvRegressionTransformer(env, model, env.ResolveContextDevice(),
+                new LieConvInputs(points, features, spaceDimension, channels, maxPoints), score, scaling);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     // Called by ML.NET through the LoadableClass attribute (SignatureLoadRowMapper), when a saved
