@@ -46,7 +46,7 @@ internal static class LieConvFitting
         {
             LieGroup.Parse(options.Group);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or FormatException)
         {
             throw host.ExceptUserArg(nameof(options.Group), e.Message);
         }

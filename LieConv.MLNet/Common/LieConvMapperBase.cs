@@ -58,6 +58,9 @@ internal abstract class LieConvMapperBase : IRowMapper
     public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
     {
         disposer = () => { };
+        // The inputs are active only when an output is (GetDependencies), so their getters may not be asked for otherwise.
+        if (!Enumerable.Range(0, OutputCount).Any(activeOutput))
+            return new Delegate[OutputCount];
         var pointsGetter = input.GetGetter<VBuffer<float>>(_points);
         var featuresGetter = _features is { } f ? input.GetGetter<VBuffer<float>>(f) : null;
         VBuffer<float> pointsBuffer = default, featuresBuffer = default;

@@ -35,7 +35,7 @@ internal static class PointCloudChecks
         for (int i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i]))
-                throw BadRow(column, row, $"point {i / perPoint} has the non-finite value {values[i]}", $"finite {what}");
+                throw BadRow(column, row, $"point {i / perPoint} has the non-finite value {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)}", $"finite {what}");
         }
     }
 

@@ -162,7 +162,7 @@ public sealed class PointCloudReader
             {
                 ulong key = keyGetter();
                 if (key == 0)
-                    throw PointCloudChecks.BadRow(Columns.Label!, row, "is a missing key value (key 0)", $"a key in 1..{ClassCount}");
+                    throw PointCloudChecks.BadRow(Columns.Label!, row, "is the missing key value 0 (a label unknown to the key mapping, or out of its range)", $"a key in 1..{ClassCount}");
                 if (key > (ulong)ClassCount)
                     throw PointCloudChecks.BadRow(Columns.Label!, row, $"is key {key}, out of range", $"a key in 1..{ClassCount}");
                 stage.AddClass((int)(key - 1));

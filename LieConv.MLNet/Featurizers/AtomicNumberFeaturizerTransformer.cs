@@ -1,5 +1,6 @@
 using LieConv.MLNet;
 using LieConv.MLNet.Data;
+using LieConv.MLNet.MlNet;
 using LieConv.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -75,7 +76,7 @@ public sealed class AtomicNumberFeaturizerTransformer : FeaturizerTransformerBas
     {
         ArgumentNullException.ThrowIfNull(env);
         env.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel(GetVersionInfo());
+        ModelVersions.Check(ctx, GetVersionInfo(), "atomic-number featurizer");
         string input = ctx.LoadNonEmptyString(), output = ctx.LoadNonEmptyString();
         int count = ctx.Reader.ReadInt32();
         if (count is < 1 or > 256)

@@ -93,6 +93,11 @@ public abstract class FeaturizerTransformerBase : ITransformer, ICanSaveModel
         public Delegate[] CreateGetters(DataViewRow row, Func<int, bool> activeOutput, out Action disposer)
         {
             disposer = () => { };
+            int count = GetOutputColumns().Length;
+            var getters = new Delegate[count];
+            // The input column is active only when an output is (GetDependencies), so its getter may not be asked for otherwise.
+            if (!Enumerable.Range(0, count).Any(activeOutput))
+                return getters;
             var getter = row.GetGetter<VBuffer<float>>(input);
             VBuffer<float> buffer = default;
             long cachedPosition = -1;
@@ -108,8 +113,6 @@ public abstract class FeaturizerTransformerBase : ITransformer, ICanSaveModel
                 return cached;
             }
 
-            int count = GetOutputColumns().Length;
-            var getters = new Delegate[count];
             for (int i = 0; i < count; i++)
             {
                 if (!activeOutput(i)) continue;

@@ -1,5 +1,6 @@
 using LieConv.MLNet;
 using LieConv.MLNet.Data;
+using LieConv.MLNet.MlNet;
 using LieConv.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -114,7 +115,7 @@ public sealed class ImageToPointCloudTransformer : FeaturizerTransformerBase
     {
         ArgumentNullException.ThrowIfNull(env);
         env.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel(GetVersionInfo());
+        ModelVersions.Check(ctx, GetVersionInfo(), "image-to-point-cloud transformer");
         var options = new ImageToPointCloudEstimator.Options
         {
             InputColumnName = ctx.LoadNonEmptyString(),

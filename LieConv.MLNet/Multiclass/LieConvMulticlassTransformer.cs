@@ -65,7 +65,7 @@ public sealed class LieConvMulticlassTransformer : LieConvTransformerBase
     {
         ArgumentNullException.ThrowIfNull(env);
         env.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel(GetVersionInfo());
+        ModelVersions.Check(ctx, GetVersionInfo(), "LieConv multiclass transformer");
 
         string points = ctx.LoadNonEmptyString();
         string? features = ctx.LoadStringOrNull();

@@ -56,7 +56,7 @@ public sealed class LieConvRegressionTransformer : LieConvTransformerBase
     {
         ArgumentNullException.ThrowIfNull(env);
         env.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel(GetVersionInfo());
+        ModelVersions.Check(ctx, GetVersionInfo(), "LieConv regression transformer");
 
         string points = ctx.LoadNonEmptyString();
         string? features = ctx.LoadStringOrNull();

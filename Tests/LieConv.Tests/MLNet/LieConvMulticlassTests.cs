@@ -9,43 +9,10 @@ namespace LieConv.Tests.MLNet;
 [TestFixture]
 public class LieConvMulticlassTests : TempFolderFixture
 {
-    private sealed class Cloud
-    {
-        [VectorType(0, 2)] public float[] Points { get; set; } = [];
-        public string Label { get; set; } = "";
-    }
-
-    private sealed class Prediction
-    {
-        public float[] Score { get; set; } = [];
-        public string PredictedLabel { get; set; } = "";
-    }
-
-    /// <summary>Clouds on a circle or on a line segment, at random positions; the classes alternate.</summary>
-    /// <remarks>
-    /// The shapes span a few units: a T(2) network sees only differences of positions, and on much smaller clouds its
-    /// untrained outputs differ between shapes by ~1e-6, too little to learn from in a few steps.
-    /// </remarks>
-    private static Cloud[] Clouds(int count, int seed)
-    {
-        var random = new Random(seed);
-        var clouds = new Cloud[count];
-        for (int i = 0; i < count; i++)
-        {
-            bool circle = i % 2 == 0;
-            int n = random.Next(8, 13);
-            float cx = (float)(random.NextDouble() * 4 - 2), cy = (float)(random.NextDouble() * 4 - 2);
-            var points = new float[n * 2];
-            for (int j = 0; j < n; j++)
-            {
-                double t = random.NextDouble();
-                points[2 * j] = cx + (float)(circle ? 2 * Math.Cos(2 * Math.PI * t) : 4 * t - 2);
-                points[2 * j + 1] = cy + (float)(circle ? 2 * Math.Sin(2 * Math.PI * t) : 0);
-            }
-            clouds[i] = new Cloud { Points = points, Label = circle ? "circle" : "line" };
-        }
-        return clouds;
-    }
+    // Circles and segments at random positions. They span a few units: a T(2) network sees only differences of
+    // positions, and on much smaller clouds its untrained outputs differ between shapes by ~1e-6, too little to learn
+    // from in a few steps.
+    private static LabelledCloud[] Clouds(int count, int seed) => TestClouds.Make(count, seed);
 
     private static LieConvMulticlassTrainer.Options TinyOptions(int? seed = 3) => new()
     {
@@ -68,7 +35,7 @@ public class LieConvMulticlassTests : TempFolderFixture
             .Fit(data);
 
     private static float[][] Scores(MLContext ml, ITransformer model, IDataView data)
-        => ml.Data.CreateEnumerable<Prediction>(model.Transform(data), reuseRowObject: false).Select(p => p.Score).ToArray();
+        => ml.Data.CreateEnumerable<ClassPrediction>(model.Transform(data), reuseRowObject: false).Select(p => p.Score).ToArray();
 
     [Test]
     public void FitsEvaluatesSavesAndLoads()
@@ -98,7 +65,7 @@ public class LieConvMulticlassTests : TempFolderFixture
         Assert.That(fresh.MulticlassClassification.Evaluate(loaded.Transform(freshData)).MacroAccuracy,
             Is.EqualTo(metrics.MacroAccuracy));
 
-        var engine = fresh.Model.CreatePredictionEngine<Cloud, Prediction>(loaded);
+        var engine = fresh.Model.CreatePredictionEngine<LabelledCloud, ClassPrediction>(loaded);
         var one = Clouds(1, 11)[0];
         var prediction = engine.Predict(one);
         Assert.That(prediction.Score, Is.EqualTo(scores[0]));
@@ -130,7 +97,7 @@ public class LieConvMulticlassTests : TempFolderFixture
         var options = TinyOptions();
         options.Epochs = 2;
         var model = Fit(ml, ml.Data.LoadFromEnumerable(clouds), options);
-        var moved = clouds.Select(c => new Cloud
+        var moved = clouds.Select(c => new LabelledCloud
         {
             Label = c.Label,
             Points = c.Points.Select((v, i) => v + (i % 2 == 0 ? 3.25f : -1.5f)).ToArray(),
