@@ -33,7 +33,7 @@ public sealed class IdxHeader
     /// <summary>The header's size in bytes: the magic number and one 4-byte size per dimension.</summary>
     public int ByteLength => MagicBytes + 4 * Dimensions.Count;
 
-    /// <summary>The dimensions written as <c>10000×28×28</c>.</summary>
+    /// <summary>The element type and dimensions, e.g. <c>UnsignedByte 10000×28×28</c>, for messages.</summary>
     public override string ToString() => $"{DataType} {string.Join("×", Dimensions)}";
 
     /// <summary>Reads a header from the start of the (already decompressed) data.</summary>
