@@ -114,8 +114,19 @@ public sealed class Qm9Dataset
     public static Qm9Molecule ToRow(Qm9XyzMolecule molecule, Qm9Target label, Qm9AtomReferences? atomReferences)
     {
         ArgumentNullException.ThrowIfNull(molecule);
-        int[] z = molecule.AtomicNumberArray;
-        double[] positions = molecule.PositionArray;
+        return BuildRow(molecule.Index, molecule.AtomicNumberArray, molecule.PositionArray, molecule.PropertyArray, label, atomReferences);
+    }
+
+    /// <summary>Mean and standard deviation of every target over the training split (one pass over the source).</summary>
+    public Qm9TargetStatistics ComputeTargetStatistics() => Qm9TargetStatistics.Compute(Read(Qm9Split.Train, Qm9Target.Alpha));
+
+    /// <summary>LieConv's recentring statistics over the training split (one pass over the source).</summary>
+    public Qm9PositionStatistics ComputePositionStatistics() => Qm9PositionStatistics.Compute(Read(Qm9Split.Train, Qm9Target.Alpha));
+
+    /// <summary>A row from raw parts: positions rounded to float, targets formed in double.</summary>
+    internal static Qm9Molecule BuildRow(int index, int[] atomicNumbers, double[] positions, double[] properties, Qm9Target label, Qm9AtomReferences? atomReferences)
+    {
+        _ = Qm9Targets.Name(label);
         var points = new float[positions.Length];
         for (int i = 0; i < points.Length; i++)
         {
@@ -125,25 +136,19 @@ public sealed class Qm9Dataset
         var targets = new float[Qm9Targets.Count];
         foreach (var target in Qm9Targets.All)
         {
-            double reference = atomReferences is not null && Qm9Targets.HasAtomReference(target) ? atomReferences.Sum(target, z) : 0.0;
-            targets[(int)target] = Convert(target, molecule[Qm9Targets.Property(target)], reference);
+            double reference = atomReferences is not null && Qm9Targets.HasAtomReference(target) ? atomReferences.Sum(target, atomicNumbers) : 0.0;
+            targets[(int)target] = Convert(target, properties[(int)Qm9Targets.Property(target)], reference);
         }
 
         return new Qm9Molecule
         {
             Points = points,
-            Charges = Array.ConvertAll(z, static v => (float)v),
+            Charges = Array.ConvertAll(atomicNumbers, static v => (float)v),
             Targets = targets,
             Label = targets[(int)label],
-            Index = molecule.Index,
+            Index = index,
         };
     }
-
-    /// <summary>Mean and standard deviation of every target over the training split (one pass over the source).</summary>
-    public Qm9TargetStatistics ComputeTargetStatistics() => Qm9TargetStatistics.Compute(Read(Qm9Split.Train, Qm9Target.Alpha));
-
-    /// <summary>LieConv's recentring statistics over the training split (one pass over the source).</summary>
-    public Qm9PositionStatistics ComputePositionStatistics() => Qm9PositionStatistics.Compute(Read(Qm9Split.Train, Qm9Target.Alpha));
 
     /// <summary>(raw − reference) × unit factor, in double, rounded to float once.</summary>
     internal static float Convert(Qm9Target target, double raw, double reference) => (float)((raw - reference) * Qm9Targets.UnitFactor(target));
