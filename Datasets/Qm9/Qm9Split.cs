@@ -70,8 +70,11 @@ public sealed class Qm9SplitAssignment
         Seed = seed;
     }
 
+    // Drawn on first use only: small custom splits should not pay for 130,831 draws.
+    private static readonly Lazy<Qm9SplitAssignment> OfficialAssignment = new(() => Create(Qm9SplitSizes.Official));
+
     /// <summary>Cormorant's split of the full QM9 set: 130,831 kept molecules, seed 0, official sizes.</summary>
-    public static Qm9SplitAssignment Official { get; } = Create(Qm9SplitSizes.Official);
+    public static Qm9SplitAssignment Official => OfficialAssignment.Value;
 
     /// <summary>The number of kept molecules the assignment covers.</summary>
     public int KeptCount => _splitOf.Length;
