@@ -106,10 +106,10 @@ public sealed class SpringsDataset
     public int ChunksPerSystem { get; }
 
     /// <summary>The chunk chosen for each system (index = system).</summary>
-    public IReadOnlyList<int> Chunks => _chunks;
+    public IReadOnlyList<int> Chunks => Array.AsReadOnly(_chunks);
 
     /// <summary>The systems of <paramref name="split"/>, in the split's (random) order.</summary>
-    public IReadOnlyList<int> Indices(SpringsSplit split) => _splits[SplitIndex(split)];
+    public IReadOnlyList<int> Indices(SpringsSplit split) => Array.AsReadOnly(_splits[SplitIndex(split)]);
 
     /// <summary>
     /// The examples of <paramref name="split"/>, created one at a time as the sequence is enumerated (so

@@ -11,8 +11,9 @@ namespace LieConv.Numerics;
 /// <remarks>
 /// <para>One step from t₀ to t₁ = t₀ + h:
 /// k₁ = f(t₀, y), k₂ = f(t₀ + h/3, y + h k₁/3), k₃ = f(t₀ + 2h/3, y + h(k₂ − k₁/3)), k₄ = f(t₁, y + h(k₁ − k₂ + k₃)),
-/// y ← y + (k₁ + 3(k₂ + k₃) + k₄)·h/8. The operations are written in torchdiffeq's order (its
-/// <c>rk4_alt_step_func</c>), so float results agree with it to the last bit where libtorch's kernels do.</para>
+/// y ← y + (k₁ + 3(k₂ + k₃) + k₄)·h/8, with t₁ taken from the grid rather than computed as t₀ + h. The operations are
+/// written in the order of torchdiffeq's <c>rk4_alt_step_func</c> and its fixed-grid loop, so that rounding follows
+/// the original as closely as libtorch allows (not verified bit for bit against Python).</para>
 /// <para>Layout: the state's first axis is the batch; the output inserts the time axis after it, so a (B, D) state
 /// gives (B, T, D) and a (B, n, d) state gives (B, T, n, d). torchdiffeq puts time first ((T, B, D)); batch-first is
 /// what the losses, the ML.NET rows and the original's own trainers (which permute to (B, T, D)) use.</para>

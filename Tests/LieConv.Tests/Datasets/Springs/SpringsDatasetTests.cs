@@ -36,7 +36,7 @@ public sealed class SpringsDatasetTests
     }
 
     [Test]
-    public void Splits_AreTooLarge_IsReportedWithTheCounts()
+    public void InvalidSplitSizesAndChunkLengths_AreRejected()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SpringsDataset(_systems, SmallSplits with { TrainCount = 40 }));
         Assert.That(error!.Message, Does.Contain("40 + 20 + 5").And.Contain("only 60"));
