@@ -1,0 +1,8 @@
+namespace LieConv.Samples.Qm9;
+
+/// <summary>Entry point: see <see cref="Qm9App"/>.</summary>
+public static class Program
+{
+    /// <summary>Runs the sample on the console.</summary>
+    public static int Main(string[] args) => Qm9App.Run(args, Console.Out);
+}

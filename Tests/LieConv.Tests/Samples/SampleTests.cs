@@ -1,0 +1,100 @@
+using System.Text.Json;
+using LieConv.Samples;
+using LieConv.Samples.Qm9;
+using LieConv.Samples.RotMnist;
+using LieConv.Tests.MLNet;
+using NUnit.Framework;
+
+namespace LieConv.Tests.Samples;
+
+/// <summary>Each sample runs end to end on tiny settings, in-process, and ends with its JSON result line.</summary>
+[TestFixture]
+public class SampleTests : TempFolderFixture
+{
+    private static (int ExitCode, string Output, JsonElement? Result) Run(Func<string[], TextWriter, int> app, params string[] args)
+    {
+        var output = new StringWriter();
+        int code = app(args, output);
+        string text = output.ToString();
+        string last = text.TrimEnd().Split('\n').Last().Trim();
+        JsonElement? result = last.StartsWith('{') ? JsonDocument.Parse(last).RootElement : null;
+        return (code, text, result);
+    }
+
+    [Test]
+    public void RotMnistTrainsOnTheBuiltInSetWithTheOriginalSpellings()
+    {
+        var (code, output, result) = Run(RotMnistApp.Run,
+            "--num_epochs", "1", "--bs", "10", "--split", "{'train':30}", "--test-size", "20", "--seed", "3",
+            "--net_config", "{'k':8,'num_layers':1,'nbhd':8,'group':SO2(.2),'total_ds':1/2}", "--out", Folder);
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(result, Is.Not.Null, output);
+        var json = result!.Value;
+        Assert.That(json.GetProperty("dataset").GetString(), Is.EqualTo("rotmnist"));
+        Assert.That(json.GetProperty("group").GetString(), Is.EqualTo("SO2(.2)"));
+        Assert.That(json.GetProperty("train_size").GetInt32(), Is.EqualTo(30), "--split {'train':30}");
+        Assert.That(json.GetProperty("test_size").GetInt32(), Is.EqualTo(20));
+        Assert.That(json.GetProperty("epochs").GetInt32(), Is.EqualTo(1));
+        Assert.That(json.GetProperty("test_error").GetDouble(), Is.InRange(0.0, 1.0));
+        Assert.That(File.Exists(Path.Combine(Folder, "model.zip")), Is.True);
+        Assert.That(new FileInfo(Path.Combine(Folder, "training.png")).Length, Is.GreaterThan(1000));
+        Assert.That(output, Does.Contain("Reloaded").And.Contain("epoch 1"));
+    }
+
+    [Test]
+    public void Qm9TrainsOnAnNpzSplit()
+    {
+        string npz = TestData.RequireSharedFile("qm9/lieconv_npz/test.npz");
+        var (code, output, result) = Run(Qm9App.Run,
+            "--data", npz, "--task", "lumo", "--train-size", "30", "--valid-size", "10", "--test-size", "15", "--epochs", "1", "--bs", "15",
+            "--k", "8", "--num_layers", "1", "--recenter", "--out", Folder);
+        Assert.That(code, Is.EqualTo(0), output);
+        var json = result!.Value;
+        Assert.That(json.GetProperty("dataset").GetString(), Is.EqualTo("qm9"));
+        Assert.That(json.GetProperty("task").GetString(), Is.EqualTo("lumo"));
+        Assert.That(json.GetProperty("unit").GetString(), Is.EqualTo("eV"));
+        Assert.That(json.GetProperty("test_size").GetInt32(), Is.EqualTo(15));
+        Assert.That(json.GetProperty("test_mae").GetDouble(), Is.GreaterThan(0).And.LessThan(20));
+        Assert.That(File.Exists(Path.Combine(Folder, "model.zip")), Is.True);
+    }
+
+    [Test]
+    public void Qm9WithoutDataExplainsWhereToGetItAndFails()
+    {
+        var (code, output, result) = Run(Qm9App.Run, "--out", Folder);
+        Assert.That(code, Is.Not.EqualTo(0));
+        Assert.That(result, Is.Null);
+        Assert.That(output, Does.Contain("--data").And.Contain("dsgdb9nsd.xyz.tar.bz2").And.Contain("--download"));
+    }
+
+    [Test]
+    public void UnknownFlagIsAnError()
+    {
+        var (code, output, _) = Run(RotMnistApp.Run, "--no-such-flag", "--out", Folder);
+        Assert.That(code, Is.Not.EqualTo(0));
+        Assert.That(output, Does.Contain("--no-such-flag"));
+    }
+
+    [Test]
+    public void NetConfigMergesOverDefaultsAndFlagsWin()
+    {
+        var options = new SampleOptions(1, 1, 1, 1, 1, Folder);
+        var root = new System.CommandLine.RootCommand();
+        options.AddTo(root);
+        var parsed = root.Parse(["--net_config", "{'k':128,'group':SE2(.05),'fill':1/2,'liftsamples':2}", "--k", "64"]);
+        var network = options.Network(parsed, RotMnistApp.DefaultNetwork);
+        Assert.That(network, Is.EqualTo(RotMnistApp.DefaultNetwork with { K = 64, Group = "SE2(.05)", Fill = 0.5, LiftSamples = 2 }));
+        Assert.Throws<FormatException>(() => options.Network(root.Parse(["--net_config", "{'width':3}"]), RotMnistApp.DefaultNetwork));
+    }
+
+    [TestCase("{'k':128,'group':SE2(.05)}", "k=128;group=SE2(.05)")]
+    [TestCase("{\"train\": 12000}", "train=12000")]
+    [TestCase("{'a':(1, 2),'b':'x,y'}", "a=(1, 2);b=x,y")]
+    public void OriginalDictsParse(string text, string expected)
+        => Assert.That(string.Join(";", OriginalSyntax.ParseDict(text).Select(kv => $"{kv.Key}={kv.Value}")), Is.EqualTo(expected));
+
+    [TestCase("1/2", 0.5)]
+    [TestCase(".05", 0.05)]
+    [TestCase("3e-3", 0.003)]
+    public void OriginalNumbersParse(string text, double expected) => Assert.That(OriginalSyntax.ParseNumber(text), Is.EqualTo(expected));
+}
