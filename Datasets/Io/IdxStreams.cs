@@ -37,27 +37,15 @@ internal static class IdxStreams
     /// <summary>Reads until <paramref name="buffer"/> is full or the data ends; returns how many bytes were read.</summary>
     public static int ReadFully(Stream stream, Span<byte> buffer, string source)
     {
-        int total = 0;
         try
         {
-            while (total < buffer.Length)
-            {
-                int read = stream.Read(buffer[total..]);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
+            return stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         }
         catch (InvalidDataException e)
         {
             // Raised by GZipStream for corrupt compressed data or a checksum mismatch; add which file it was.
             throw Idx.Error(source, $"the gzip data cannot be decoded (expected a valid gzip stream): {e.Message}", e);
         }
-
-        return total;
     }
 
     /// <summary>

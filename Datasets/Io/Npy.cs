@@ -413,27 +413,15 @@ public static class Npy
     /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns how many bytes were read.</summary>
     private static int ReadFully(Stream stream, Span<byte> buffer, string source)
     {
-        int total = 0;
         try
         {
-            while (total < buffer.Length)
-            {
-                int read = stream.Read(buffer[total..]);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                total += read;
-            }
+            return stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         }
         catch (InvalidDataException e)
         {
             // Raised by DeflateStream for a corrupt .npz member; add which file and member it was.
             throw NpyHeader.Error(source, $"the stored data cannot be decoded (expected valid deflate or stored zip data): {e.Message}", e);
         }
-
-        return total;
     }
 
     private static string Hex(ReadOnlySpan<byte> bytes) => bytes.Length == 0 ? "no bytes" : Convert.ToHexString(bytes);
