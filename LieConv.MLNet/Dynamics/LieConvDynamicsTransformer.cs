@@ -108,6 +108,30 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
         return Integrate(initialState, systemParameters, times);
     }
 
+    /// <summary>
+    /// Integrates many systems at once on one time grid (one batched integration instead of one per row), without
+    /// ML.NET rows: e.g. long rollouts of a whole test set.
+    /// </summary>
+    /// <param name="initialStates">B initial states, each 2·n·d values.</param>
+    /// <param name="systemParameters">B parameter vectors, each n·sys_dim values, the mass first per particle.</param>
+    /// <param name="times">T strictly increasing times, shared by every system.</param>
+    /// <returns>One T·2·n·d trajectory per system, row-major (T, 2nd).</returns>
+    /// <exception cref="ArgumentException">The two lists differ in length or are empty.</exception>
+    /// <exception cref="InvalidDataException">A system has the wrong lengths or bad values (the row named is its index).</exception>
+    public float[][] PredictTrajectories(IReadOnlyList<float[]> initialStates, IReadOnlyList<float[]> systemParameters, float[] times)
+    {
+        ArgumentNullException.ThrowIfNull(initialStates);
+        ArgumentNullException.ThrowIfNull(systemParameters);
+        ArgumentNullException.ThrowIfNull(times);
+        if (initialStates.Count != systemParameters.Count || initialStates.Count == 0)
+            throw new ArgumentException($"Give as many parameter vectors ({systemParameters.Count}) as initial states ({initialStates.Count}), at least one.", nameof(systemParameters));
+        for (int i = 0; i < initialStates.Count; i++)
+            DynamicsRows.Check(_columns, i, _model.Options, initialStates[i], systemParameters[i], times, default, hasTrajectory: false);
+        var flat = Integrate(initialStates.SelectMany(z => z).ToArray(), systemParameters.SelectMany(p => p).ToArray(), times, initialStates.Count);
+        int length = times.Length * _model.Options.StateSize;
+        return Enumerable.Range(0, initialStates.Count).Select(i => flat.AsSpan(i * length, length).ToArray()).ToArray();
+    }
+
     /// <summary>Frees the network's tensors.</summary>
     public void Dispose()
     {
@@ -177,8 +201,8 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => new Mapper(Create(env, ctx), inputSchema);
 
-    /// <summary>One row's integration; serialised because the module is shared by parallel cursors.</summary>
-    private float[] Integrate(float[] initialState, float[] systemParameters, float[] times)
+    /// <summary>The integration of <paramref name="systems"/> systems on one grid; serialised because the module is shared by parallel cursors.</summary>
+    private float[] Integrate(float[] initialState, float[] systemParameters, float[] times, int systems = 1)
     {
         var spec = _model.Options;
         lock (_forwardLock)
@@ -187,8 +211,8 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             _model.eval();
-            var z0 = tensor(initialState, [1, spec.StateSize]).to(_device);
-            var sysP = tensor(systemParameters, [1, spec.Particles, spec.SystemDimension]).to(_device);
+            var z0 = tensor(initialState, [systems, spec.StateSize]).to(_device);
+            var sysP = tensor(systemParameters, [systems, spec.Particles, spec.SystemDimension]).to(_device);
             var grid = tensor(times, [times.Length]).to(_device);
             return IntegratedDynamics.Predict(_model, z0, sysP, grid).cpu().data<float>().ToArray();
         }
