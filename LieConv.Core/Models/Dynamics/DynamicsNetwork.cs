@@ -85,15 +85,18 @@ public abstract class DynamicsNetwork : nn.Module<Tensor, Tensor, Tensor, Tensor
         for (int i = 0; i < layers; i++)
         {
             modules.Add(($"linear{i}", nn.Linear(previous, width)));
-            modules.Add(($"act{i}", ActivationModule(activation)));
+            modules.Add(($"act{i}", activation.AsModule()));
             previous = width;
         }
         modules.Add(("output", nn.Linear(previous, outputs)));
         return nn.Sequential(modules);
     }
+}
 
-    /// <summary>The activation as a module, for <see cref="Sequential"/> bodies.</summary>
-    private protected static nn.Module<Tensor, Tensor> ActivationModule(Activation activation) => activation switch
+/// <summary>The activations as modules, for the <see cref="Sequential"/> bodies of the dynamics networks.</summary>
+internal static class ActivationModules
+{
+    public static nn.Module<Tensor, Tensor> AsModule(this Activation activation) => activation switch
     {
         Activation.Swish => nn.SiLU(),
         Activation.ReLU => nn.ReLU(),

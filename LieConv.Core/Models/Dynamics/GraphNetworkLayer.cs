@@ -58,15 +58,8 @@ public sealed class GraphNetworkLayer : nn.Module<Tensor, Tensor, Tensor, (Tenso
     }
 
     private static Sequential TwoLayer(long inputs, long width, Activation activation) => nn.Sequential(
-        ("linear0", nn.Linear(inputs, width)), ("act0", Activation(activation)),
-        ("linear1", nn.Linear(width, width)), ("act1", Activation(activation)));
-
-    private static nn.Module<Tensor, Tensor> Activation(Activation activation) => activation switch
-    {
-        Nn.Activation.Swish => nn.SiLU(),
-        Nn.Activation.ReLU => nn.ReLU(),
-        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
-    };
+        ("linear0", nn.Linear(inputs, width)), ("act0", activation.AsModule()),
+        ("linear1", nn.Linear(width, width)), ("act1", activation.AsModule()));
 }
 
 /// <summary>
