@@ -106,6 +106,39 @@ public sealed class DynamicsTrainerTests : TempFolderFixture
         Assert.Throws(Is.InstanceOf<ArgumentException>(), () => ml.Regression.Trainers.LieConvDynamics(new LieConvDynamicsTrainer.Options { Network = "CNN" }));
     }
 
+    [Test]
+    public void ResumedRun_EqualsTheUninterruptedOne()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var train = Load(ml, dataset, SpringsSplit.Train);
+        var test = Load(ml, dataset, SpringsSplit.Test);
+        LieConvDynamicsTrainer.Options Options(string? folder)
+        {
+            var o = Tiny("HOGN");
+            o.Epochs = 3;
+            o.CheckpointDirectory = folder;
+            return o;
+        }
+        using var uninterrupted = ml.Regression.Trainers.LieConvDynamics(Options(null)).Fit(train);
+
+        string checkpoints = Path.Combine(Folder, "checkpoints");
+        using var cancel = new CancellationTokenSource();
+        var interrupted = Options(checkpoints);
+        interrupted.CancellationToken = cancel.Token;
+        interrupted.ReportEvery = 1;
+        interrupted.Progress = p => { if (p.Epoch == 1 && p.Step == 1) cancel.Cancel(); };
+        Assert.Catch<OperationCanceledException>(() => ml.Regression.Trainers.LieConvDynamics(interrupted).Fit(train));
+
+        var resumedOptions = Options(checkpoints);
+        resumedOptions.ResumeFromCheckpoint = true;
+        var epochs = new List<int>();
+        resumedOptions.Progress = p => { if (p.Kind == LieConv.Training.ProgressKind.EpochEnd) epochs.Add(p.Epoch); };
+        using var resumed = ml.Regression.Trainers.LieConvDynamics(resumedOptions).Fit(train);
+        Assert.That(epochs, Is.EqualTo(new[] { 1, 2 }), "the resumed run trains the remaining epochs only");
+        Assert.That(Predictions(ml, resumed, test), Is.EqualTo(Predictions(ml, uninterrupted, test)));
+    }
+
     private static IEnumerable<TestCaseData> BadRows()
     {
         yield return new TestCaseData((Action<SpringsExample>)(e => e.InitialState = e.InitialState[..20]), "InitialState", "expected 2·n·d = 2·6·2 = 24 values")
