@@ -99,11 +99,10 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
     internal const string LoadName = "LieConvDynamics";
 
     /// <summary>
-    /// The validation metrics, usable as <see cref="LieConvTrainingOptionsBase.EarlyStoppingMetric"/>, both minimised:
-    /// "MSE", the mean squared error of the integrated trajectories (the original's val_MSE), and "Loss", the same
-    /// training loss.
+    /// The validation metrics, usable as <see cref="LieConvTrainingOptionsBase.EarlyStoppingMetric"/>: "MSE", the mean
+    /// squared error of the integrated trajectories (minimised; the original's val_MSE, which is also the training loss).
     /// </summary>
-    public static IReadOnlyList<string> MetricNames { get; } = [IntegratedDynamics.MseMetric, "Loss"];
+    public static IReadOnlyList<string> MetricNames { get; } = [IntegratedDynamics.MseMetric];
 
     private readonly IHost _host;
     private readonly Options _options;
@@ -188,9 +187,7 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
             Device = device,
             Seed = seed,
         };
-        var metrics = validation is null
-            ? null
-            : IntegratedDynamics.ValidationMetrics.Append(TrainingMetric<DynamicsBatch>.Loss()).ToArray();
+        var metrics = validation is null ? null : IntegratedDynamics.ValidationMetrics;
         using var trainer = new Trainer<DynamicsBatch>(model,
             b =>
             {
