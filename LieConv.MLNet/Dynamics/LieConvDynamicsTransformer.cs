@@ -23,7 +23,9 @@ namespace LieConv.MLNet;
 /// <remarks>
 /// <c>Transform</c> is lazy: keep the transformer undisposed while views it produced are read. Rows are integrated one
 /// at a time, each on its own time grid; a bad row (wrong lengths, non-finite values, non-positive masses, times that
-/// do not increase) throws an <see cref="InvalidDataException"/> naming the column and row.
+/// do not increase) throws an <see cref="InvalidDataException"/> naming the column and row. <c>Transform</c> may run
+/// rows on ML.NET's worker threads, whose libtorch (OpenMP) thread count is their own, so its results can differ from
+/// <c>PredictionEngine</c> or <see cref="PredictTrajectory"/> on the calling thread in the last float32 bits.
 /// </remarks>
 public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, IDisposable
 {
