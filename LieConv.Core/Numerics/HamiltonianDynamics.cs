@@ -64,7 +64,9 @@ public sealed class HamiltonianDynamics
             // produced z (earlier integration steps and the parameters they used).
             var differentiable = zeros_like(z, requires_grad: true) + z;
             var energy = _hamiltonian(t, differentiable).sum();
-            gradient = autograd.grad([energy], [differentiable], create_graph: CreateGraph)[0];
+            // TorchSharp does not default retain_graph to create_graph as PyTorch does: without it the first-order graph
+            // is freed here and a loss on the field cannot be back-propagated ("backward through the graph a second time").
+            gradient = autograd.grad([energy], [differentiable], retain_graph: CreateGraph, create_graph: CreateGraph)[0];
         }
         var dHdq = gradient.narrow(-1, 0, half);
         var dHdp = gradient.narrow(-1, half, half);

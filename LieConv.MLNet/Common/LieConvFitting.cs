@@ -169,7 +169,7 @@ internal static class LieConvFitting
     }
 
     /// <summary>
-    /// The device to train on: the options' <see cref="LieConvTrainerOptionsBase.Device"/>, else the MLContext's GPU
+    /// The device to train on: the options' <see cref="LieConvTrainingOptionsBase.Device"/>, else the MLContext's GPU
     /// settings (mlnet-conventions.md §10), else the CPU.
     /// </summary>
     public static Device ResolveDevice(IHost host, string? requested)

@@ -92,13 +92,32 @@ internal static class LieConvNetworkSettings
     /// </summary>
     public static void SaveWeights(ModelSaveContext ctx, LieResNet model, int? maxPoints)
     {
+        ctx.Writer.Write(maxPoints ?? 0);
+        SaveChecksummedWeights(ctx, model);
+    }
+
+    /// <summary>
+    /// Writes the SHA-256 of <paramref name="model"/>'s weights to the model stream and the weights to
+    /// <see cref="WeightsEntry"/>; <see cref="LoadChecksummedWeights"/> reads them back into a network of the same shape.
+    /// </summary>
+    public static void SaveChecksummedWeights(ModelSaveContext ctx, TorchSharp.torch.nn.Module model)
+    {
         var weights = new MemoryStream();
         using (var writer = new BinaryWriter(weights, System.Text.Encoding.UTF8, leaveOpen: true))
             model.save(writer);
         var bytes = weights.ToArray();
-        ctx.Writer.Write(maxPoints ?? 0);
         ctx.Writer.Write(SHA256.HashData(bytes));
         ctx.SaveBinaryStream(WeightsEntry, w => w.Write(bytes));
+    }
+
+    /// <summary>Reads what <see cref="SaveChecksummedWeights"/> wrote into <paramref name="model"/> (already built from the stored spec).</summary>
+    /// <exception cref="FormatException">The weights are missing, truncated, altered or not this network's.</exception>
+    public static void LoadChecksummedWeights(ModelLoadContext ctx, TorchSharp.torch.nn.Module model, string transformer)
+    {
+        var checksum = ctx.Reader.ReadBytes(SHA256.HashSizeInBytes);
+        if (checksum.Length != SHA256.HashSizeInBytes)
+            throw new FormatException($"model.zip: the LieConv {transformer} transformer's model entry is truncated (no weights checksum).");
+        ReadWeights(ctx, model, checksum, transformer);
     }
 
     /// <summary>
@@ -125,29 +144,7 @@ internal static class LieConvNetworkSettings
         var model = new LieResNet(spec);
         try
         {
-            bool found;
-            try
-            {
-                found = ctx.TryLoadBinaryStream(WeightsEntry, r =>
-                {
-                    var bytes = ReadToEnd(r.BaseStream);
-                    if (checksum is not null && !SHA256.HashData(bytes).AsSpan().SequenceEqual(checksum))
-                        throw new InvalidDataException("its SHA-256 differs from the one recorded when the model was saved, so it was altered or damaged");
-                    using var weights = new BinaryReader(new MemoryStream(bytes));
-                    model.load(weights, strict: true);
-                    // A longer entry than the network reads back is not this network's weights either.
-                    if (weights.BaseStream.Position != weights.BaseStream.Length)
-                        throw new FormatException($"{weights.BaseStream.Length - weights.BaseStream.Position} bytes follow the weights");
-                });
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                throw new FormatException(
-                    $"model.zip: the '{WeightsEntry}' entry of the LieConv {transformer} transformer is truncated, altered or is not the " +
-                    $"TorchSharp weights of the stored network ({e.GetType().Name}: {e.Message}).", e);
-            }
-            if (!found)
-                throw new FormatException($"model.zip: the LieConv {transformer} transformer has no '{WeightsEntry}' entry (its weights).");
+            ReadWeights(ctx, model, checksum, transformer);
             return (model, maxPoints);
         }
         catch
@@ -155,6 +152,33 @@ internal static class LieConvNetworkSettings
             model.Dispose();
             throw;
         }
+    }
+
+    private static void ReadWeights(ModelLoadContext ctx, TorchSharp.torch.nn.Module model, byte[]? checksum, string transformer)
+    {
+        bool found;
+        try
+        {
+            found = ctx.TryLoadBinaryStream(WeightsEntry, r =>
+            {
+                var bytes = ReadToEnd(r.BaseStream);
+                if (checksum is not null && !SHA256.HashData(bytes).AsSpan().SequenceEqual(checksum))
+                    throw new InvalidDataException("its SHA-256 differs from the one recorded when the model was saved, so it was altered or damaged");
+                using var weights = new BinaryReader(new MemoryStream(bytes));
+                model.load(weights, strict: true);
+                // A longer entry than the network reads back is not this network's weights either.
+                if (weights.BaseStream.Position != weights.BaseStream.Length)
+                    throw new FormatException($"{weights.BaseStream.Length - weights.BaseStream.Position} bytes follow the weights");
+            });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new FormatException(
+                $"model.zip: the '{WeightsEntry}' entry of the LieConv {transformer} transformer is truncated, altered or is not the " +
+                $"TorchSharp weights of the stored network ({e.GetType().Name}: {e.Message}).", e);
+        }
+        if (!found)
+            throw new FormatException($"model.zip: the LieConv {transformer} transformer has no '{WeightsEntry}' entry (its weights).");
     }
 
     private static byte[] ReadToEnd(Stream stream)

@@ -28,7 +28,7 @@ public sealed class LieConvMulticlassTrainer : IEstimator<LieConvMulticlassTrans
     internal const string LoadName = "LieConvMulticlass";
 
     /// <summary>
-    /// The validation metrics, usable as <see cref="LieConvTrainerOptionsBase.EarlyStoppingMetric"/>: "Accuracy" (the
+    /// The validation metrics, usable as <see cref="LieConvTrainingOptionsBase.EarlyStoppingMetric"/>: "Accuracy" (the
     /// fraction of clouds whose most probable class is the label; maximised) and "LogLoss" (the mean cross-entropy;
     /// minimised).
     /// </summary>

@@ -26,7 +26,7 @@ public sealed class LieConvRegressionTrainer : IEstimator<LieConvRegressionTrans
     internal const string LoadName = "LieConvRegression";
 
     /// <summary>
-    /// The validation metrics, usable as <see cref="LieConvTrainerOptionsBase.EarlyStoppingMetric"/>, all minimised:
+    /// The validation metrics, usable as <see cref="LieConvTrainingOptionsBase.EarlyStoppingMetric"/>, all minimised:
     /// "MAE" and "MSE" in the label's units, and "Loss", the training loss (L1 on standardised labels).
     /// </summary>
     public static IReadOnlyList<string> MetricNames { get; } = ["MAE", "MSE", "Loss"];

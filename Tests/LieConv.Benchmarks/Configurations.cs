@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using LieConv.Datasets.Io;
+using LieConv.Datasets.Springs;
 using LieConv.Models;
+using LieConv.Models.Dynamics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -78,6 +80,8 @@ internal static class Configurations
         Qm9("qm9-t3", "T(3)", fill: 1.0, liftSamples: 1, neighbourhood: 100, 4117, 844, 3200),
         Qm9("qm9-se3", "SE3(.2)", fill: 0.5, liftSamples: 4, neighbourhood: 25, 23133, 5009, 8600),
         Scaling(256), Scaling(1024), Scaling(4096), Scaling(16384),
+        Springs("springs-hlieresnet-t2", new DynamicsNetworkOptions { Network = DynamicsNetworkKind.HLieResNet, Group = "T(2)", Channels = 384, Layers = 4 }, 4190),
+        Springs("springs-fc", new DynamicsNetworkOptions { Network = DynamicsNetworkKind.FC, Channels = 256, Layers = 4 }, 38),
     };
 
     /// <summary>Run only when named: all-pairs neighbour search makes these take minutes per step on 2 cores.</summary>
@@ -96,6 +100,26 @@ internal static class Configurations
             var input = new PointCloudBatch(coordinates, ones(1, points, 1).to(device), ones(1, points, dtype: ScalarType.Bool).to(device));
             var target = ones(1, 1).to(device);
             return (model, () => (model.forward(input) - target).square().mean(), () => model.forward(input), 1, (long)points);
+        });
+
+    /// <summary>
+    /// One step of train_springs (reference §5.2, §5.3): batch 200 of generated 5-state chunks, RK4 integration of the
+    /// network's field over the chunk (4 steps, 16 field evaluations), MSE against the true chunk. Inference integrates
+    /// the same batch without gradients (the Hamiltonian networks still differentiate H inside).
+    /// </summary>
+    private static Configuration Springs(string name, DynamicsNetworkOptions spec, double train) =>
+        new(name, spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.Group : "none", train, null, null, device =>
+        {
+            const int batch = 200;
+            var systems = SpringsGenerator.Generate(new SpringsGeneratorOptions { Systems = batch, Steps = 5, Seed = 0 });
+            var trajectory = systems.TrajectoriesTensor().to(ScalarType.Float32).to(device);
+            var sysP = systems.ParametersTensor().to(ScalarType.Float32).to(device);
+            var times = systems.TimesTensor().to(ScalarType.Float32).to(device);
+            var z0 = trajectory.select(1, 0);
+            var model = spec.Create();
+            model.to(device);
+            return (model, () => (IntegratedDynamics.Predict(model, z0, sysP, times) - trajectory).square().mean(),
+                () => IntegratedDynamics.Predict(model, z0, sysP, times), batch, (long)spec.Particles);
         });
 
     private static Configuration RotMnist(string name, string group, int liftSamples, double train, double infer, double peak) =>

@@ -1,0 +1,8 @@
+namespace LieConv.Samples.Springs;
+
+/// <summary>The console entry point; everything else is in <see cref="SpringsApp"/> so that tests can run it in-process.</summary>
+public static class Program
+{
+    /// <summary>Runs the sample with the console as output.</summary>
+    public static int Main(string[] args) => SpringsApp.Run(args, Console.Out);
+}

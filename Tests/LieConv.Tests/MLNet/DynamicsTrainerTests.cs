@@ -1,0 +1,208 @@
+using LieConv.Datasets.Springs;
+using LieConv.MLNet;
+using LieConv.Models.Dynamics;
+using LieConv.Tests.Dynamics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using NUnit.Framework;
+
+namespace LieConv.Tests.MLNet;
+
+/// <summary>The dynamics estimator through ML.NET: fit, save/load, PredictionEngine and bad rows.</summary>
+[TestFixture]
+public sealed class DynamicsTrainerTests : TempFolderFixture
+{
+    private sealed class TrajectoryPrediction
+    {
+        [VectorType] public float[] PredictedTrajectory { get; set; } = [];
+    }
+
+    private static SpringsDataset Dataset(int particles = 6) => new(SpringsTestData.Generate(40, steps: 25, particles: particles, seed: 3),
+        new SpringsDatasetOptions { TrainCount = 24, TestCount = 8, ValidationCount = 8, Seed = 2 });
+
+    private static IDataView Load(MLContext ml, SpringsDataset dataset, SpringsSplit split) =>
+        ml.Data.LoadFromEnumerable(dataset.Examples(split).ToArray(), dataset.CreateSchemaDefinition());
+
+    private static LieConvDynamicsTrainer.Options Tiny(string network = "HFC") => new()
+    {
+        Network = network,
+        Channels = network.Contains("LieResNet") ? 16 : 24,
+        Layers = 2,
+        Epochs = 2,
+        BatchSize = 8,
+        Seed = 5,
+        NumberOfThreads = 1,
+    };
+
+    private static float[][] Predictions(MLContext ml, ITransformer model, IDataView data) =>
+        ml.Data.CreateEnumerable<TrajectoryPrediction>(model.Transform(data), reuseRowObject: false).Select(p => p.PredictedTrajectory).ToArray();
+
+    [TestCase("HFC")]
+    [TestCase("HLieResNet")]
+    [TestCase("OGN")]
+    public void SaveAndLoad_GiveIdenticalTrajectories_InAFreshContext(string network)
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var train = Load(ml, dataset, SpringsSplit.Train);
+        var test = Load(ml, dataset, SpringsSplit.Test);
+        using var model = ml.Regression.Trainers.LieConvDynamics(Tiny(network)).Fit(train);
+        var before = Predictions(ml, model, test);
+        string path = Path.Combine(Folder, "model.zip");
+        ml.Model.Save(model, train.Schema, path);
+
+        var fresh = new MLContext(seed: 9);
+        var loaded = fresh.Model.Load(path, out _);
+        var after = Predictions(fresh, loaded, Load(fresh, dataset, SpringsSplit.Test));
+        Assert.That(after, Has.Length.EqualTo(8));
+        // Transform runs rows on ML.NET's worker threads, whose libtorch (OpenMP) thread count is their own, so the
+        // float32 sums may round differently there; on one thread the reloaded model is bit for bit the trained one.
+        for (int i = 0; i < before.Length; i++)
+            Assert.That(after[i], Is.EqualTo(before[i]).Within(1e-5).Percent, $"row {i}");
+        var engineBefore = ml.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(model, inputSchemaDefinition: dataset.CreateSchemaDefinition());
+        var engineAfter = fresh.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(loaded, inputSchemaDefinition: dataset.CreateSchemaDefinition());
+        foreach (var example in dataset.Examples(SpringsSplit.Test))
+            Assert.That(engineAfter.Predict(example).PredictedTrajectory, Is.EqualTo(engineBefore.Predict(example).PredictedTrajectory));
+        Assert.That(before[0], Has.Length.EqualTo(5 * 24));
+        var reloaded = (LieConvDynamicsTransformer)loaded;
+        Assert.That(reloaded.NetworkOptions, Is.EqualTo(model.NetworkOptions));
+        Assert.That(reloaded.NetworkOptions.Network.ToString(), Is.EqualTo(network));
+        (loaded as IDisposable)?.Dispose();
+    }
+
+    [Test]
+    public void PredictionEngine_IntegratesFromTheInitialState_AndMatchesTransform()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset(particles: 4);
+        var train = Load(ml, dataset, SpringsSplit.Train);
+        using var model = ml.Regression.Trainers.LieConvDynamics(Tiny("VOGN")).Fit(train);
+        Assert.That(model.NetworkOptions.Particles, Is.EqualTo(4), "n comes from the system-parameters column");
+        var engine = ml.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(model, inputSchemaDefinition: dataset.CreateSchemaDefinition());
+        var example = dataset.Examples(SpringsSplit.Test).First();
+        var predicted = engine.Predict(example).PredictedTrajectory;
+
+        Assert.That(predicted, Has.Length.EqualTo(example.Trajectory.Length));
+        Assert.That(predicted.Take(16), Is.EqualTo(example.InitialState), "the first predicted state is the initial state");
+        Assert.That(predicted.Skip(16).Any(v => v != 0), Is.True);
+        Assert.That(predicted, Is.EqualTo(model.PredictTrajectory(example.InitialState, example.SystemParameters, example.Times)));
+        // Within float32 rounding: Transform runs the row on a worker thread (see the save/load test).
+        Assert.That(predicted, Is.EqualTo(Predictions(ml, model, Load(ml, dataset, SpringsSplit.Test))[0]).Within(1e-5).Percent);
+        var schema = model.GetOutputSchema(Load(ml, dataset, SpringsSplit.Test).Schema);
+        Assert.That(((VectorDataViewType)schema["PredictedTrajectory"].Type).Dimensions, Is.EqualTo(new[] { 5, 16 }));
+    }
+
+    [Test]
+    public void Training_WithValidation_SelectsByMse_AndReportsEpochs()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var reports = new List<LieConv.Training.TrainingProgress>();
+        var options = Tiny("FC");
+        options.Epochs = 3;
+        options.ValidationSet = Load(ml, dataset, SpringsSplit.Validation);
+        options.EarlyStoppingMetric = "MSE";
+        options.Progress = reports.Add;
+        using var model = ml.Regression.Trainers.LieConvDynamics(options).Fit(Load(ml, dataset, SpringsSplit.Train));
+        var epochs = reports.Where(r => r.Kind == LieConv.Training.ProgressKind.EpochEnd).ToArray();
+        Assert.That(epochs, Has.Length.EqualTo(3));
+        Assert.That(epochs.All(e => e.ValidationMetrics!.ContainsKey("MSE") && double.IsFinite(e.ValidationMetrics["MSE"])), Is.True);
+
+        options.EarlyStoppingMetric = "Accuracy";
+        Assert.Throws(Is.InstanceOf<ArgumentException>(), () => ml.Regression.Trainers.LieConvDynamics(options));
+        Assert.Throws(Is.InstanceOf<ArgumentException>(), () => ml.Regression.Trainers.LieConvDynamics(new LieConvDynamicsTrainer.Options { Network = "CNN" }));
+    }
+
+    [Test]
+    public void ResumedRun_EqualsTheUninterruptedOne()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var train = Load(ml, dataset, SpringsSplit.Train);
+        var test = Load(ml, dataset, SpringsSplit.Test);
+        LieConvDynamicsTrainer.Options Options(string? folder)
+        {
+            var o = Tiny("HOGN");
+            o.Epochs = 3;
+            o.CheckpointDirectory = folder;
+            return o;
+        }
+        using var uninterrupted = ml.Regression.Trainers.LieConvDynamics(Options(null)).Fit(train);
+
+        string checkpoints = Path.Combine(Folder, "checkpoints");
+        using var cancel = new CancellationTokenSource();
+        var interrupted = Options(checkpoints);
+        interrupted.CancellationToken = cancel.Token;
+        interrupted.ReportEvery = 1;
+        interrupted.Progress = p => { if (p.Epoch == 1 && p.Step == 1) cancel.Cancel(); };
+        Assert.Catch<OperationCanceledException>(() => ml.Regression.Trainers.LieConvDynamics(interrupted).Fit(train));
+
+        var resumedOptions = Options(checkpoints);
+        resumedOptions.ResumeFromCheckpoint = true;
+        var epochs = new List<int>();
+        resumedOptions.Progress = p => { if (p.Kind == LieConv.Training.ProgressKind.EpochEnd) epochs.Add(p.Epoch); };
+        using var resumed = ml.Regression.Trainers.LieConvDynamics(resumedOptions).Fit(train);
+        Assert.That(epochs, Is.EqualTo(new[] { 1, 2 }), "the resumed run trains the remaining epochs only");
+        // On this thread, so that the comparison is bit for bit (see the save/load test).
+        foreach (var e in dataset.Examples(SpringsSplit.Test))
+            Assert.That(resumed.PredictTrajectory(e.InitialState, e.SystemParameters, e.Times),
+                Is.EqualTo(uninterrupted.PredictTrajectory(e.InitialState, e.SystemParameters, e.Times)));
+    }
+
+    private static IEnumerable<TestCaseData> BadRows()
+    {
+        yield return new TestCaseData((Action<SpringsExample>)(e => e.InitialState = e.InitialState[..20]), "InitialState", "expected 2·n·d = 2·6·2 = 24 values")
+            .SetArgDisplayNames("short initial state");
+        yield return new TestCaseData((Action<SpringsExample>)(e => e.SystemParameters[3] = float.NaN), "SystemParameters", "expected finite values")
+            .SetArgDisplayNames("NaN parameter");
+        yield return new TestCaseData((Action<SpringsExample>)(e => e.SystemParameters[2] = -1), "SystemParameters", "particle 1 has the mass -1")
+            .SetArgDisplayNames("negative mass");
+        yield return new TestCaseData((Action<SpringsExample>)(e => (e.Times[2], e.Times[3]) = (e.Times[3], e.Times[2])), "Times", "expected strictly increasing times")
+            .SetArgDisplayNames("times not increasing");
+    }
+
+    [TestCaseSource(nameof(BadRows))]
+    public void BadRows_AreRefusedInPrediction_NamingColumnRowAndExpectation(Action<SpringsExample> spoil, string column, string expectation)
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        using var model = ml.Regression.Trainers.LieConvDynamics(Tiny("FC")).Fit(Load(ml, dataset, SpringsSplit.Train));
+        var rows = dataset.Examples(SpringsSplit.Test).ToArray();
+        spoil(rows[2]);
+        // Variable-size columns, so that a wrong length reaches the mapper instead of the loader.
+        var bad = ml.Data.LoadFromEnumerable(rows);
+        // Transform reads through ML.NET's parallel cursors, which wrap the row's exception.
+        var caught = Assert.Catch(() => Predictions(ml, model, bad))!;
+        var e = Unwrap(caught);
+        Assert.That(e.Message, Does.Contain($"Column '{column}', row 2"));
+        Assert.That(e.Message, Does.Contain(expectation));
+
+        var engine = ml.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(model);
+        var direct = Assert.Throws<InvalidDataException>(() => engine.Predict(rows[2]))!;
+        Assert.That(direct.Message, Does.Contain($"Column '{column}', row 0").And.Contain(expectation));
+    }
+
+    private static InvalidDataException Unwrap(Exception e)
+    {
+        for (Exception? current = e; current is not null; current = current.InnerException)
+            if (current is InvalidDataException found) return found;
+        Assert.Fail($"No InvalidDataException in {e}");
+        throw new InvalidOperationException("unreachable");
+    }
+
+    [Test]
+    public void BadRows_AreRefusedInTraining_AndWrongColumnsInTheSchema()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var rows = dataset.Examples(SpringsSplit.Train).ToArray();
+        rows[5].Trajectory = rows[5].Trajectory[..100];
+        var e = Assert.Throws<InvalidDataException>(() => ml.Regression.Trainers.LieConvDynamics(Tiny()).Fit(ml.Data.LoadFromEnumerable(rows)))!;
+        Assert.That(e.Message, Does.Contain("Column 'Trajectory', row 5"));
+        Assert.That(e.Message, Does.Contain("T·2·n·d = 5·24 = 120 values"));
+
+        var renamed = Tiny();
+        renamed.TimesColumnName = "Time";
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.LieConvDynamics(renamed).Fit(Load(ml, dataset, SpringsSplit.Train)));
+    }
+}
