@@ -144,8 +144,8 @@ public sealed class SampleOptions
     /// <summary>--aug.</summary>
     public Option<bool?> Augment { get; } = new("--aug") { Description = "Augment training examples (True/False)." };
 
-    /// <summary>--net-config (--net_config): the original's dict, merged over the defaults.</summary>
-    public Option<string?> NetConfig { get; } = new("--net-config", "--net_config") { Description = "The original's dict, e.g. \"{'k':128,'group':SE2(.05),'liftsamples':2}\"." };
+    /// <summary>--net-config (--net_config, and train_springs's --net_cfg): the original's dict, merged over the defaults.</summary>
+    public Option<string?> NetConfig { get; } = new("--net-config", "--net_config", "--net_cfg") { Description = "The original's dict, e.g. \"{'k':128,'group':SE2(.05),'liftsamples':2}\"." };
 
     /// <summary>--split: the original's split-size dict, e.g. {'train':12000}.</summary>
     public Option<string?> Split { get; } = new("--split") { Description = "The original's split sizes, e.g. \"{'train':12000}\"." };

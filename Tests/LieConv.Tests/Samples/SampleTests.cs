@@ -85,6 +85,8 @@ public class SampleTests : TempFolderFixture
         var network = options.Network(parsed, RotMnistApp.DefaultNetwork);
         Assert.That(network, Is.EqualTo(RotMnistApp.DefaultNetwork with { K = 64, Group = "SE2(.05)", Fill = 0.5, LiftSamples = 2 }));
         Assert.Throws<FormatException>(() => options.Network(root.Parse(["--net_config", "{'width':3}"]), RotMnistApp.DefaultNetwork));
+        // train_springs spells it --net_cfg.
+        Assert.That(options.Network(root.Parse(["--net_cfg", "{'k':256}"]), RotMnistApp.DefaultNetwork).K, Is.EqualTo(256));
     }
 
     [TestCase("{'k':128,'group':SE2(.05)}", "k=128;group=SE2(.05)")]
