@@ -270,6 +270,8 @@ internal static class LieConvFitting
             });
 
             bool resume = options.ResumeFromCheckpoint && trainer.CheckpointPath is string path && File.Exists(path);
+            if (options.CheckpointDirectory is string folder)
+                RunFingerprint.Check(folder, RunFingerprint.Of(task, spec, options, seed, rows), resume);
             if (resume)
                 ch.Info("Resuming from the checkpoint {0}.", trainer.CheckpointPath);
             var result = resume ? trainer.Resume(progress, options.CancellationToken) : trainer.Fit(progress, options.CancellationToken);

@@ -97,6 +97,24 @@ public class TrainingOptionsTests : TempFolderFixture
     }
 
     [Test]
+    public void ResumingAnotherRunsCheckpointIsRefused()
+    {
+        var ml = new MLContext(seed: 1);
+        string folder = Path.Combine(Folder, "run");
+        var options = TestClouds.Tiny(epochs: 2);
+        options.CheckpointDirectory = folder;
+        TestClouds.Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(TestClouds.Make(16, 4)));
+
+        options.ResumeFromCheckpoint = true;
+        var otherData = Assert.Catch<InvalidOperationException>(() => TestClouds.Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(TestClouds.Make(16, 5))));
+        Assert.That(otherData!.Message, Does.Contain("belongs to another run").And.Contain("training data sha256"));
+
+        options.Seed = 4;
+        var otherSeed = Assert.Catch<InvalidOperationException>(() => TestClouds.Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(TestClouds.Make(16, 4))));
+        Assert.That(otherSeed!.Message, Does.Contain("seed (3 then, 4 now)"));
+    }
+
+    [Test]
     public void ResumeWithoutACheckpointStartsAfresh()
     {
         var ml = new MLContext(seed: 1);
