@@ -123,6 +123,21 @@ public abstract class LieGroup
     /// </summary>
     public virtual Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => Distance(PairElements(u, v), qu, qv);
 
+    /// <summary>
+    /// The distances between every query and every point of a cloud: queries (B, r, ·) against points (B, n, ·) →
+    /// (B, r, n). Neighbour search calls it once per block of query rows; groups whose distance is a Euclidean norm
+    /// override it with one matrix product instead of an (r, n, D) difference tensor.
+    /// </summary>
+    public virtual Tensor BlockDistance(Tensor queryElements, Tensor queryOrbits, Tensor elements, Tensor orbits)
+        => PairDistance(queryElements.unsqueeze(2), queryOrbits.unsqueeze(2), elements.unsqueeze(1), orbits.unsqueeze(1));
+
+    /// <summary>
+    /// ‖x − y‖ for all pairs of rows, (B, r, D) × (B, n, D) → (B, r, n). libtorch's cdist takes the matrix-product
+    /// form √(‖x‖² + ‖y‖² − 2x·y) for large blocks: its rounding error is about ‖x‖²·ε, which only matters between
+    /// points far closer than the cloud's size.
+    /// </summary>
+    protected static Tensor EuclideanBlockDistance(Tensor x, Tensor y) => cdist(x, y);
+
     /// <summary>Splits pair features into (log(v⁻¹u), q_u, q_v).</summary>
     public (Tensor Pair, Tensor QueryOrbit, Tensor NeighbourOrbit) SplitPairFeatures(Tensor pairFeatures) => (
         pairFeatures.narrow(-1, 0, LieDim),

@@ -39,6 +39,10 @@ public sealed class Translations : LieGroup
     public override Tensor Compose(Tensor a, Tensor b) => a + b;
     /// <inheritdoc />
     public override Tensor PairElements(Tensor u, Tensor v) => u - v;
+
+    /// <inheritdoc/>
+    public override Tensor BlockDistance(Tensor queryElements, Tensor queryOrbits, Tensor elements, Tensor orbits)
+        => Alpha * EuclideanBlockDistance(queryElements, elements);
     /// <inheritdoc />
     public override Tensor Section(Tensor x) => x;
     /// <inheritdoc />

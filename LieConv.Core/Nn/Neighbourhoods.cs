@@ -51,9 +51,8 @@ public static class Neighbourhoods
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
             var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B, rows, 1)
-            var distance = group.PairDistance(
-                queries.Elements.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
-                cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1));
+            var distance = group.BlockDistance(
+                queries.Elements.narrow(1, start, rows), queries.Orbits.narrow(1, start, rows), cloud.Elements, cloud.Orbits);
             if (radius is null)
             {
                 var (_, nearest) = distance.masked_fill_(columns.logical_not(), Far).topk((int)k, dim: -1, largest: false);

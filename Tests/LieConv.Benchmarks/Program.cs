@@ -3,7 +3,8 @@
 //
 //   dotnet run -c Release --project Tests/LieConv.Benchmarks -- [--config NAME[,NAME…]] [--steps 10] [--warmup 2] [--device cpu]
 //
-// Without --config every configuration runs in its own child process, so that each peak RSS is its own.
+// Unless exactly one configuration is named, each runs in its own child process, so that each peak RSS is its own
+// (VmHWM never falls, so configurations sharing a process would report the largest peak so far).
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -11,15 +12,19 @@ using LieConv.Benchmarks;
 using LieConv.Runtime;
 
 var options = BenchmarkOptions.Parse(args);
-if (options.Configs.Count == 0)
+if (options.Configs.Count != 1)
 {
     // Re-run this program once per configuration; under "dotnet app.dll" the host needs the dll path first.
     var self = Environment.GetCommandLineArgs()[0];
-    var prefix = self.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new[] { self } : Array.Empty<string>();
-    foreach (var name in Configurations.All.Select(c => c.Name))
+    bool underHost = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet";
+    var prefix = underHost && self.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? new[] { self } : Array.Empty<string>();
+    var names = options.Configs.Count == 0 ? Configurations.All.Select(c => c.Name).ToList() : options.Configs;
+    foreach (var name in names)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in prefix.Concat(args).Append("--config").Append(name)) start.ArgumentList.Add(argument);
+        string[] childArgs = ["--steps", options.Steps.ToString(CultureInfo.InvariantCulture), "--warmup", options.Warmup.ToString(CultureInfo.InvariantCulture),
+            "--device", options.Device, "--config", name];
+        foreach (var argument in prefix.Concat(childArgs)) start.ArgumentList.Add(argument);
         using var child = Process.Start(start)!;
         string? line;
         while ((line = child.StandardOutput.ReadLine()) is not null) Console.WriteLine(line);
