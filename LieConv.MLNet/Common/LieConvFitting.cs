@@ -57,34 +57,16 @@ internal static class LieConvFitting
         host.CheckUserArg(options.TotalDownsampling is > 0 and <= 1, nameof(options.TotalDownsampling), "The fraction of points kept must lie in (0, 1].");
         host.CheckUserArg(options.LiftSamples >= 1, nameof(options.LiftSamples), "At least one lift sample is needed.");
         host.CheckUserArg(Enum.IsDefined(options.Activation), nameof(options.Activation), "Unknown activation.");
-        host.CheckUserArg(options.Epochs >= 1, nameof(options.Epochs), "At least one epoch is needed.");
-        host.CheckUserArg(options.BatchSize >= 1, nameof(options.BatchSize), "At least one cloud per batch is needed.");
-        host.CheckUserArg(options.LearningRate > 0 && double.IsFinite(options.LearningRate), nameof(options.LearningRate), "The learning rate must be positive and finite.");
-        host.CheckUserArg(options.WarmupFraction is >= 0 and < 1, nameof(options.WarmupFraction), "The warm-up fraction must lie in [0, 1).");
-        host.CheckUserArg(options.WeightDecay >= 0 && double.IsFinite(options.WeightDecay), nameof(options.WeightDecay), "Weight decay must be ≥ 0 and finite.");
         host.CheckUserArg(Enum.IsDefined(options.Augmentation), nameof(options.Augmentation), "Unknown augmentation.");
-        host.CheckUserArg(options.ReportEvery >= 0, nameof(options.ReportEvery), "ReportEvery must be ≥ 0.");
-        host.CheckUserArg(options.NumberOfThreads is null or >= 1, nameof(options.NumberOfThreads), "At least one thread is needed.");
-        host.CheckUserArg(options.Patience is null or >= 1, nameof(options.Patience), "Patience must be at least one epoch.");
-        host.CheckUserArg(options.Patience is null || options.EarlyStoppingMetric is not null, nameof(options.Patience),
-            "Early stopping needs an EarlyStoppingMetric to watch.");
-        host.CheckUserArg(!options.ResumeFromCheckpoint || options.CheckpointDirectory is not null, nameof(options.ResumeFromCheckpoint),
-            "Resuming needs a CheckpointDirectory.");
-        if (options.EarlyStoppingMetric is string metric)
-        {
-            host.CheckUserArg(options.ValidationSet is not null, nameof(options.EarlyStoppingMetric),
-                $"Selecting weights by '{metric}' needs a ValidationSet.");
-            host.CheckUserArg(metricNames.Contains(metric, StringComparer.Ordinal), nameof(options.EarlyStoppingMetric),
-                $"'{metric}' is not a metric of this trainer; expected one of {string.Join(", ", metricNames)}.");
-        }
+        LieConvTraining.CheckOptions(host, options, metricNames, "cloud");
     }
 
     /// <summary>Checks the points and features columns and returns the label column's shape.</summary>
     public static SchemaShape.Column CheckInputs(IHost host, SchemaShape schema, LieConvTrainerOptionsBase options)
     {
-        CheckVector(host, schema, options.PointsColumnName, "points");
+        SchemaChecks.SingleVector(host, schema, options.PointsColumnName, "points");
         if (options.FeaturesColumnName is not null)
-            CheckVector(host, schema, options.FeaturesColumnName, "features");
+            SchemaChecks.SingleVector(host, schema, options.FeaturesColumnName, "features");
         if (!schema.TryFindColumn(options.LabelColumnName, out var label))
             throw host.ExceptSchemaMismatch(nameof(schema), "label", options.LabelColumnName);
         return label;
@@ -195,9 +177,7 @@ internal static class LieConvFitting
     public static LieConvFit Train(IHost host, LieConvTrainerOptionsBase options, LieConvTask task,
         List<PointCloudRows> rows, List<PointCloudRows>? validation)
     {
-        int seed = options.Seed ?? host.GetSeed() ?? 1;
-        if (options.NumberOfThreads is int threads)
-            TorchRuntime.SetThreadCount(threads);
+        int seed = LieConvTraining.SeedAndThreads(host, options);
         int d = rows[0].SpaceDimension;
         if (PointCloudAugmentations.RequiredDimension(options.Augmentation) is int needed && needed != d)
             throw host.ExceptUserArg(nameof(options.Augmentation), $"{options.Augmentation} augmentation needs d = {needed}; the points column '{options.PointsColumnName}' has d = {d}.");
@@ -215,21 +195,6 @@ internal static class LieConvFitting
             ch.Info("LieConv {0}: {1} training clouds{2}, {3}, {4} parameters, on {5}.", task.Name, rows.Count,
                 validation is null ? "" : $", {validation.Count} validation clouds", spec.Group,
                 model.parameters().Sum(p => p.numel()), device);
-            var trainerOptions = new TrainerOptions
-            {
-                Epochs = options.Epochs,
-                LearningRate = options.LearningRate,
-                WeightDecay = options.WeightDecay,
-                Schedule = options.WarmupFraction > 0
-                    ? new WarmupSchedule(new CosineSchedule(options.Epochs), options.Epochs, options.WarmupFraction)
-                    : null,
-                SelectionMetric = options.EarlyStoppingMetric,
-                Patience = options.Patience,
-                CheckpointDirectory = options.CheckpointDirectory,
-                ReportEvery = options.ReportEvery,
-                Device = device,
-                Seed = seed,
-            };
             var augmentation = options.Augmentation;
             var metrics = validation is null
                 ? null
@@ -246,39 +211,15 @@ internal static class LieConvFitting
                     return new BatchOutput(output, task.Loss(output, b.Labels));
                 },
                 new ShuffledRows(rows, options.BatchSize, seed, device),
-                trainerOptions,
+                LieConvTraining.TrainerOptions(options, device, seed),
                 validation is null ? null : new ShuffledRows(validation, options.BatchSize, null, device),
                 metrics);
 
-            // The trainer reports synchronously on this thread, so the channel is used from one thread only.
-            var progress = new SynchronousProgress(p =>
+            var result = LieConvTraining.Run(ch, trainer, options, "clouds", resume =>
             {
-                if (p.Kind == ProgressKind.EpochEnd)
-                {
-                    string validated = p.ValidationMetrics is { Count: > 0 } m
-                        ? ", validation " + string.Join(", ", m.Select(kv => $"{kv.Key} {kv.Value:G6}"))
-                        : "";
-                    ch.Info("Epoch {0}/{1}: training loss {2:G6}{3}, learning rate {4:G4}, {5:F1} clouds/s.",
-                        p.Epoch + 1, p.Epochs, p.Loss, validated, p.LearningRate, p.SamplesPerSecond);
-                }
-                else
-                {
-                    ch.Trace("Epoch {0}, step {1}/{2}: loss {3:G6}, learning rate {4:G4}, {5:F1} clouds/s, ETA {6}.",
-                        p.Epoch + 1, p.Step, p.StepsPerEpoch, p.Loss, p.LearningRate, p.SamplesPerSecond, p.EstimatedRemaining);
-                }
-                options.Progress?.Invoke(p);
+                if (options.CheckpointDirectory is string folder)
+                    RunFingerprint.Check(folder, RunFingerprint.Of(task, spec, options, seed, rows), resume);
             });
-
-            bool resume = options.ResumeFromCheckpoint && trainer.CheckpointPath is string path && File.Exists(path);
-            if (options.CheckpointDirectory is string folder)
-                RunFingerprint.Check(folder, RunFingerprint.Of(task, spec, options, seed, rows), resume);
-            if (resume)
-                ch.Info("Resuming from the checkpoint {0}.", trainer.CheckpointPath);
-            var result = resume ? trainer.Resume(progress, options.CancellationToken) : trainer.Fit(progress, options.CancellationToken);
-            if (result.StoppedEarly)
-                ch.Info("Stopped early after epoch {0}: {1} did not improve for {2} epochs.", result.CompletedEpochs, options.EarlyStoppingMetric, options.Patience);
-            if (result.BestEpoch is int best)
-                ch.Info("Kept the weights of epoch {0} ({1} = {2:G6}).", best + 1, options.EarlyStoppingMetric, result.BestValue);
             model.eval();
             return new LieConvFit(model, device, result);
         }
@@ -289,25 +230,8 @@ internal static class LieConvFitting
         }
     }
 
-    private static void CheckVector(IHost host, SchemaShape schema, string name, string role)
-    {
-        if (!schema.TryFindColumn(name, out var col))
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (col.Kind == SchemaShape.Column.VectorKind.Scalar || col.ItemType != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", col.GetTypeString());
-    }
-
     /// <summary>A padded batch of clouds with their labels (int64 classes or float32 targets).</summary>
     internal readonly record struct LabelledBatch(PointCloudBatch Batch, Tensor Labels);
-
-    /// <summary>
-    /// <see cref="Progress{T}"/> posts to a synchronisation context; ML.NET channels must be called in order from the
-    /// training thread, so this one calls back inline.
-    /// </summary>
-    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
-    }
 
     /// <summary>
     /// Regroups single-cloud rows into padded batches, in a new order every epoch when a seed is given (the order

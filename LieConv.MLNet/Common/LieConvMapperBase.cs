@@ -1,3 +1,4 @@
+using LieConv.MLNet.MlNet;
 using LieConv.MLNet.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -19,8 +20,8 @@ internal abstract class LieConvMapperBase : IRowMapper
     {
         _parent = parent;
         InputSchema = inputSchema;
-        _points = FindVector(host, inputSchema, parent.PointsColumnName, "points");
-        _features = parent.FeaturesColumnName is null ? null : FindVector(host, inputSchema, parent.FeaturesColumnName, "features");
+        _points = SchemaChecks.SingleVector(host, inputSchema, parent.PointsColumnName, "points");
+        _features = parent.FeaturesColumnName is null ? null : SchemaChecks.SingleVector(host, inputSchema, parent.FeaturesColumnName, "features");
     }
 
     protected DataViewSchema InputSchema { get; }
@@ -104,13 +105,4 @@ internal abstract class LieConvMapperBase : IRowMapper
     public void Save(ModelSaveContext ctx) => _parent.SaveModel(ctx);
 
     public ITransformer GetTransformer() => _parent;
-
-    private static DataViewSchema.Column FindVector(IHost host, DataViewSchema schema, string name, string role)
-    {
-        var column = schema.GetColumnOrNull(name)
-            ?? throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType item } || item != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", column.Type.ToString());
-        return column;
-    }
 }

@@ -15,7 +15,7 @@ namespace LieConv.MLNet;
 /// <c>Transform</c> is lazy: keep the transformer undisposed while views it produced are read.
 /// Predictions are deterministic because the network draws its samples from a fixed evaluation seed.
 /// </remarks>
-public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDisposable
+public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDisposable
 {
     private readonly LieResNet _model;
     private readonly Device _device;
@@ -23,8 +23,8 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
     private bool _disposed;
 
     private protected LieConvTransformerBase(IHostEnvironment env, string name, LieResNet model, Device device, LieConvInputs inputs, string scoreColumn)
+        : base(env, name)
     {
-        Host = env.Register(name);
         _model = model;
         _device = device;
         Channels = inputs.Channels;
@@ -36,8 +36,6 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
         _model.to(device);
         _model.eval();
     }
-
-    private protected IHost Host { get; }
 
     /// <summary>The input side of the transformer, as stored in model.zip.</summary>
     private protected LieConvInputs Inputs => new(PointsColumnName, FeaturesColumnName, SpaceDimension, Channels, MaxPoints);
@@ -66,32 +64,6 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
     /// <summary>The architecture of the trained network.</summary>
     public LieResNetOptions NetworkOptions => _model.Options;
 
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        Host.CheckValue(inputSchema, nameof(inputSchema));
-        return RowToRowMapperTransform.GetOutputSchema(inputSchema, MakeMapper(inputSchema));
-    }
-
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input)
-    {
-        Host.CheckValue(input, nameof(input));
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return new RowToRowMapperTransform(Host, input, MakeMapper(input.Schema), MakeMapper);
-    }
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        Host.CheckValue(inputSchema, nameof(inputSchema));
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return new RowToRowMapperTransform(Host, new EmptyDataView(Host, inputSchema), MakeMapper(inputSchema), MakeMapper);
-    }
-
     /// <summary>Frees the network's tensors.</summary>
     public void Dispose()
     {
@@ -100,10 +72,7 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
         _model.Dispose();
     }
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) => SaveModel(ctx);
-
-    /// <summary>The mapper that adds this transformer's output columns to rows of <paramref name="inputSchema"/>.</summary>
-    private protected abstract IRowMapper MakeMapper(DataViewSchema inputSchema);
+    private protected override void ThrowIfUnusable() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>The version of what <see cref="SaveModel"/> writes.</summary>
     private protected abstract VersionInfo GetVersion();
@@ -119,7 +88,7 @@ public abstract class LieConvTransformerBase : ITransformer, ICanSaveModel, IDis
     /// <summary>Maps the network's output for one cloud, e.g. to probabilities; the identity by default.</summary>
     private protected virtual Tensor Head(Tensor output) => output;
 
-    internal void SaveModel(ModelSaveContext ctx)
+    internal override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));
         ObjectDisposedException.ThrowIf(_disposed, this);

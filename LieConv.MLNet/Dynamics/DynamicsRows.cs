@@ -1,3 +1,4 @@
+using LieConv.MLNet.MlNet;
 using LieConv.MLNet.Data;
 using LieConv.Models.Dynamics;
 using Microsoft.ML;
@@ -23,15 +24,6 @@ internal sealed record DynamicsRow(float[] InitialState, float[] SystemParameter
 /// </summary>
 internal static class DynamicsRows
 {
-    /// <summary>Finds a column and checks that it is a vector of Single.</summary>
-    public static DataViewSchema.Column FindVector(IHost host, DataViewSchema schema, string name, string role)
-    {
-        var column = schema.GetColumnOrNull(name) ?? throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType item } || item != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", column.Type.ToString());
-        return column;
-    }
-
     /// <summary>Checks one row's vectors against the spec; <paramref name="trajectory"/> is null when predicting.</summary>
     /// <exception cref="InvalidDataException">A length is wrong, a value is not finite, a mass is not positive or the times do not increase.</exception>
     public static void Check(DynamicsColumns columns, long row, DynamicsNetworkOptions spec,
@@ -74,7 +66,7 @@ internal static class DynamicsRows
     {
         var schema = data.Schema;
         var cols = new[] { columns.InitialState, columns.SystemParameters, columns.Times, columns.Trajectory! }
-            .Select((name, i) => FindVector(host, schema, name, Roles[i])).ToArray();
+            .Select((name, i) => SchemaChecks.SingleVector(host, schema, name, Roles[i])).ToArray();
         var rows = new List<DynamicsRow>();
         using var cursor = data.GetRowCursor(cols);
         var getters = cols.Select(c => cursor.GetGetter<VBuffer<float>>(c)).ToArray();
@@ -104,7 +96,7 @@ internal static class DynamicsRows
     /// <summary>The number of particles n implied by the first row's system parameters, for options that leave it open.</summary>
     public static int InferParticles(IHost host, IDataView data, string column, int systemDimension)
     {
-        var col = FindVector(host, data.Schema, column, "system parameters");
+        var col = SchemaChecks.SingleVector(host, data.Schema, column, "system parameters");
         if (col.Type is VectorDataViewType { Size: > 0 } fixedSize)
             return Particles(column, 0, fixedSize.Size, systemDimension);
         using var cursor = data.GetRowCursor([col]);

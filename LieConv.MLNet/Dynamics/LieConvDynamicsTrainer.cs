@@ -120,10 +120,10 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        CheckVector(inputSchema, _options.InitialStateColumnName, "initial state");
-        CheckVector(inputSchema, _options.SystemParametersColumnName, "system parameters");
-        var times = CheckVector(inputSchema, _options.TimesColumnName, "times");
-        CheckVector(inputSchema, _options.LabelColumnName, "trajectory");
+        SchemaChecks.SingleVector(_host, inputSchema, _options.InitialStateColumnName, "initial state");
+        SchemaChecks.SingleVector(_host, inputSchema, _options.SystemParametersColumnName, "system parameters");
+        var times = SchemaChecks.SingleVector(_host, inputSchema, _options.TimesColumnName, "times");
+        SchemaChecks.SingleVector(_host, inputSchema, _options.LabelColumnName, "trajectory");
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[_options.PredictedTrajectoryColumnName] = new SchemaShape.Column(_options.PredictedTrajectoryColumnName, times.Kind,
             NumberDataViewType.Single, false);
@@ -144,8 +144,7 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
         var rows = DynamicsRows.ReadAll(_host, input, columns, spec, "training");
         var validation = _options.ValidationSet is { } v ? DynamicsRows.ReadAll(_host, v, columns, spec, "validation") : null;
 
-        int seed = _options.Seed ?? _host.GetSeed() ?? 1;
-        if (_options.NumberOfThreads is int threads) TorchRuntime.SetThreadCount(threads);
+        int seed = LieConvTraining.SeedAndThreads(_host, _options);
         var device = LieConvFitting.ResolveDevice(_host, _options.Device);
         TorchRuntime.SeedEverything(seed);
         var model = spec.Create();
@@ -172,21 +171,6 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
             spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? $", {spec.Group}" : "",
             spec.Particles, rows.Count, validation is null ? "" : $", {validation.Count} validation systems",
             model.parameters().Sum(p => p.numel()), device);
-        var trainerOptions = new TrainerOptions
-        {
-            Epochs = _options.Epochs,
-            LearningRate = _options.LearningRate,
-            WeightDecay = _options.WeightDecay,
-            Schedule = _options.WarmupFraction > 0
-                ? new WarmupSchedule(new CosineSchedule(_options.Epochs), _options.Epochs, _options.WarmupFraction)
-                : null,
-            SelectionMetric = _options.EarlyStoppingMetric,
-            Patience = _options.Patience,
-            CheckpointDirectory = _options.CheckpointDirectory,
-            ReportEvery = _options.ReportEvery,
-            Device = device,
-            Seed = seed,
-        };
         var metrics = validation is null ? null : IntegratedDynamics.ValidationMetrics;
         using var trainer = new Trainer<DynamicsBatch>(model,
             b =>
@@ -195,33 +179,10 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
                 return IntegratedDynamics.Forward(model, b);
             },
             new ShuffledSystems(rows, _options.BatchSize, seed, spec, device),
-            trainerOptions,
+            LieConvTraining.TrainerOptions(_options, device, seed),
             validation is null ? null : new ShuffledSystems(validation, _options.BatchSize, null, spec, device),
             metrics);
-        var progress = new InlineProgress(p =>
-        {
-            if (p.Kind == ProgressKind.EpochEnd)
-            {
-                string validated = p.ValidationMetrics is { Count: > 0 } m
-                    ? ", validation " + string.Join(", ", m.Select(kv => $"{kv.Key} {kv.Value:G6}"))
-                    : "";
-                ch.Info("Epoch {0}/{1}: training loss {2:G6}{3}, learning rate {4:G4}, {5:F1} systems/s.",
-                    p.Epoch + 1, p.Epochs, p.Loss, validated, p.LearningRate, p.SamplesPerSecond);
-            }
-            else
-            {
-                ch.Trace("Epoch {0}, step {1}/{2}: loss {3:G6}, learning rate {4:G4}, {5:F1} systems/s, ETA {6}.",
-                    p.Epoch + 1, p.Step, p.StepsPerEpoch, p.Loss, p.LearningRate, p.SamplesPerSecond, p.EstimatedRemaining);
-            }
-            _options.Progress?.Invoke(p);
-        });
-        bool resume = _options.ResumeFromCheckpoint && trainer.CheckpointPath is string path && File.Exists(path);
-        if (resume) ch.Info("Resuming from the checkpoint {0}.", trainer.CheckpointPath);
-        var result = resume ? trainer.Resume(progress, _options.CancellationToken) : trainer.Fit(progress, _options.CancellationToken);
-        if (result.StoppedEarly)
-            ch.Info("Stopped early after epoch {0}: {1} did not improve for {2} epochs.", result.CompletedEpochs, _options.EarlyStoppingMetric, _options.Patience);
-        if (result.BestEpoch is int best)
-            ch.Info("Kept the weights of epoch {0} ({1} = {2:G6}).", best + 1, _options.EarlyStoppingMetric, result.BestValue);
+        LieConvTraining.Run(ch, trainer, _options, "systems");
     }
 
     private DynamicsNetworkOptions Spec(int particles)
@@ -287,37 +248,7 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
         _host.CheckUserArg(o.SystemDimension >= 1, nameof(o.SystemDimension), "At least the mass is needed per particle.");
         _host.CheckUserArg(o.Channels is null or >= 1, nameof(o.Channels), "The width must be at least 1.");
         _host.CheckUserArg(o.Layers is null or >= 1, nameof(o.Layers), "At least one layer is needed.");
-        _host.CheckUserArg(o.Epochs >= 1, nameof(o.Epochs), "At least one epoch is needed.");
-        _host.CheckUserArg(o.BatchSize >= 1, nameof(o.BatchSize), "At least one system per batch is needed.");
-        _host.CheckUserArg(o.LearningRate > 0 && double.IsFinite(o.LearningRate), nameof(o.LearningRate), "The learning rate must be positive and finite.");
-        _host.CheckUserArg(o.WarmupFraction is >= 0 and < 1, nameof(o.WarmupFraction), "The warm-up fraction must lie in [0, 1).");
-        _host.CheckUserArg(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), nameof(o.WeightDecay), "Weight decay must be ≥ 0 and finite.");
-        _host.CheckUserArg(o.ReportEvery >= 0, nameof(o.ReportEvery), "ReportEvery must be ≥ 0.");
-        _host.CheckUserArg(o.NumberOfThreads is null or >= 1, nameof(o.NumberOfThreads), "At least one thread is needed.");
-        _host.CheckUserArg(o.Patience is null or >= 1, nameof(o.Patience), "Patience must be at least one epoch.");
-        _host.CheckUserArg(o.Patience is null || o.EarlyStoppingMetric is not null, nameof(o.Patience), "Early stopping needs an EarlyStoppingMetric to watch.");
-        _host.CheckUserArg(!o.ResumeFromCheckpoint || o.CheckpointDirectory is not null, nameof(o.ResumeFromCheckpoint), "Resuming needs a CheckpointDirectory.");
-        if (o.EarlyStoppingMetric is string metric)
-        {
-            _host.CheckUserArg(o.ValidationSet is not null, nameof(o.EarlyStoppingMetric), $"Selecting weights by '{metric}' needs a ValidationSet.");
-            _host.CheckUserArg(MetricNames.Contains(metric, StringComparer.Ordinal), nameof(o.EarlyStoppingMetric),
-                $"'{metric}' is not a metric of this trainer; expected one of {string.Join(", ", MetricNames)}.");
-        }
-    }
-
-    private SchemaShape.Column CheckVector(SchemaShape schema, string name, string role)
-    {
-        if (!schema.TryFindColumn(name, out var col))
-            throw _host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (col.Kind == SchemaShape.Column.VectorKind.Scalar || col.ItemType != NumberDataViewType.Single)
-            throw _host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", col.GetTypeString());
-        return col;
-    }
-
-    /// <summary>ML.NET channels must be called in order from the training thread, so progress is reported inline.</summary>
-    private sealed class InlineProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
+        LieConvTraining.CheckOptions(_host, o, MetricNames, "system");
     }
 
     /// <summary>Batches of systems, in a new order every epoch when a seed is given (a function of (seed, epoch) only).</summary>

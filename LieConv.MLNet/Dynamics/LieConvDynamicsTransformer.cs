@@ -27,11 +27,10 @@ namespace LieConv.MLNet;
 /// rows on ML.NET's worker threads, whose libtorch (OpenMP) thread count is their own, so its results can differ from
 /// <c>PredictionEngine</c> or <see cref="PredictTrajectory"/> on the calling thread in the last float32 bits.
 /// </remarks>
-public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, IDisposable
+public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisposable
 {
     internal const string LoaderSignature = "LieConvDynamicsXf";
 
-    private readonly IHost _host;
     private readonly DynamicsNetwork _model;
     private readonly Device _device;
     private readonly DynamicsColumns _columns;
@@ -39,8 +38,8 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
     private bool _disposed;
 
     internal LieConvDynamicsTransformer(IHostEnvironment env, DynamicsNetwork model, Device device, DynamicsColumns columns, string outputColumn)
+        : base(env, nameof(LieConvDynamicsTransformer))
     {
-        _host = env.Register(nameof(LieConvDynamicsTransformer));
         _model = model;
         _device = device;
         _columns = columns;
@@ -66,32 +65,6 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
 
     /// <summary>The device the network runs on: the training device after <c>Fit</c>; after loading, the MLContext's GPU if set, else the CPU.</summary>
     public string Device => _device.ToString();
-
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        _host.CheckValue(inputSchema, nameof(inputSchema));
-        return RowToRowMapperTransform.GetOutputSchema(inputSchema, new Mapper(this, inputSchema));
-    }
-
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input)
-    {
-        _host.CheckValue(input, nameof(input));
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return new RowToRowMapperTransform(_host, input, new Mapper(this, input.Schema), s => new Mapper(this, s));
-    }
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        _host.CheckValue(inputSchema, nameof(inputSchema));
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return new RowToRowMapperTransform(_host, new EmptyDataView(_host, inputSchema), new Mapper(this, inputSchema), s => new Mapper(this, s));
-    }
 
     /// <summary>
     /// Integrates the network from one system's initial state over <paramref name="times"/>, without ML.NET rows.
@@ -142,7 +115,9 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
         _model.Dispose();
     }
 
-    void ICanSaveModel.Save(ModelSaveContext ctx) => SaveModel(ctx);
+    private protected override IRowMapper MakeMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
+
+    private protected override void ThrowIfUnusable() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "LIECVDYN",
@@ -152,9 +127,9 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
         loaderAssemblyName: typeof(LieConvDynamicsTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
 
-    internal void SaveModel(ModelSaveContext ctx)
+    internal override void SaveModel(ModelSaveContext ctx)
     {
-        _host.CheckValue(ctx, nameof(ctx));
+        Host.CheckValue(ctx, nameof(ctx));
         ObjectDisposedException.ThrowIf(_disposed, this);
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
@@ -230,9 +205,9 @@ public sealed class LieConvDynamicsTransformer : ITransformer, ICanSaveModel, ID
         public Mapper(LieConvDynamicsTransformer parent, DataViewSchema inputSchema)
         {
             _parent = parent;
-            _initialState = DynamicsRows.FindVector(parent._host, inputSchema, parent._columns.InitialState, "initial state");
-            _systemParameters = DynamicsRows.FindVector(parent._host, inputSchema, parent._columns.SystemParameters, "system parameters");
-            _times = DynamicsRows.FindVector(parent._host, inputSchema, parent._columns.Times, "times");
+            _initialState = SchemaChecks.SingleVector(parent.Host, inputSchema, parent._columns.InitialState, "initial state");
+            _systemParameters = SchemaChecks.SingleVector(parent.Host, inputSchema, parent._columns.SystemParameters, "system parameters");
+            _times = SchemaChecks.SingleVector(parent.Host, inputSchema, parent._columns.Times, "times");
         }
 
         public DataViewSchema.DetachedColumn[] GetOutputColumns()

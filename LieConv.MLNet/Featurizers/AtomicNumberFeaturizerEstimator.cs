@@ -1,3 +1,4 @@
+using LieConv.MLNet.MlNet;
 using LieConv.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -44,7 +45,7 @@ public sealed class AtomicNumberFeaturizerEstimator : IEstimator<AtomicNumberFea
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        FeaturizerTransformerBase.CheckInput(_host, inputSchema, _options.InputColumnName, "atomic numbers");
+        SchemaChecks.SingleVector(_host, inputSchema, _options.InputColumnName, "atomic numbers");
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[_options.OutputColumnName] = new(_options.OutputColumnName, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.Single, false);
         return new SchemaShape(columns.Values);

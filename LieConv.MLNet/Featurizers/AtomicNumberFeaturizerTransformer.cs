@@ -60,7 +60,7 @@ public sealed class AtomicNumberFeaturizerTransformer : FeaturizerTransformerBas
         loaderAssemblyName: typeof(AtomicNumberFeaturizerTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    internal override void SaveModel(ModelSaveContext ctx)
     {
         ctx.SetVersionInfo(GetVersionInfo());
         ctx.SaveNonEmptyString(InputColumnName);
@@ -96,7 +96,7 @@ public sealed class AtomicNumberFeaturizerTransformer : FeaturizerTransformerBas
         => Create(env, ctx).MakeMapper(inputSchema);
 
     private protected override IRowMapper MakeMapper(DataViewSchema inputSchema)
-        => new Mapper(this, FindSingleVector(Host, inputSchema, InputColumnName, "atomic numbers"));
+        => new Mapper(this, SchemaChecks.SingleVector(Host, inputSchema, InputColumnName, "atomic numbers"));
 
     private sealed class Mapper(AtomicNumberFeaturizerTransformer parent, DataViewSchema.Column input) : MapperBase(parent, input)
     {

@@ -6,71 +6,13 @@ namespace LieConv.MLNet;
 
 /// <summary>
 /// What the featurizing transformers share: they are stateless row-to-row maps from input columns to point-cloud
-/// columns, lazy in <see cref="Transform"/> and saved with their settings only (mlnet-conventions.md §4, §8).
+/// columns, lazy in <c>Transform</c> and saved with their settings only (mlnet-conventions.md §4, §8).
 /// </summary>
-public abstract class FeaturizerTransformerBase : ITransformer, ICanSaveModel
+public abstract class FeaturizerTransformerBase : RowMapperTransformerBase
 {
     private protected FeaturizerTransformerBase(IHostEnvironment env, string name)
+        : base(env, name)
     {
-        ArgumentNullException.ThrowIfNull(env);
-        Host = env.Register(name);
-    }
-
-    private protected IHost Host { get; }
-
-    /// <inheritdoc/>
-    public bool IsRowToRowMapper => true;
-
-    /// <inheritdoc/>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
-    {
-        Host.CheckValue(inputSchema, nameof(inputSchema));
-        return RowToRowMapperTransform.GetOutputSchema(inputSchema, MakeMapper(inputSchema));
-    }
-
-    /// <inheritdoc/>
-    public IDataView Transform(IDataView input)
-    {
-        Host.CheckValue(input, nameof(input));
-        return new RowToRowMapperTransform(Host, input, MakeMapper(input.Schema), MakeMapper);
-    }
-
-    /// <inheritdoc/>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        Host.CheckValue(inputSchema, nameof(inputSchema));
-        return new RowToRowMapperTransform(Host, new EmptyDataView(Host, inputSchema), MakeMapper(inputSchema), MakeMapper);
-    }
-
-    void ICanSaveModel.Save(ModelSaveContext ctx)
-    {
-        Host.CheckValue(ctx, nameof(ctx));
-        ctx.CheckAtModel();
-        SaveModel(ctx);
-    }
-
-    /// <summary>The mapper that adds this transformer's columns to rows of <paramref name="inputSchema"/>.</summary>
-    private protected abstract IRowMapper MakeMapper(DataViewSchema inputSchema);
-
-    /// <summary>Writes the version and the settings.</summary>
-    private protected abstract void SaveModel(ModelSaveContext ctx);
-
-    /// <summary>Finds a vector-of-Single input column or throws ML.NET's schema error naming it.</summary>
-    private protected static DataViewSchema.Column FindSingleVector(IHost host, DataViewSchema schema, string name, string role)
-    {
-        var column = schema.GetColumnOrNull(name) ?? throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType item } || item != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", column.Type.ToString());
-        return column;
-    }
-
-    /// <summary>The schema check of an estimator: the input column must be a vector of Single.</summary>
-    internal static void CheckInput(IHost host, SchemaShape schema, string name, string role)
-    {
-        if (!schema.TryFindColumn(name, out var column))
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name);
-        if (column.Kind == SchemaShape.Column.VectorKind.Scalar || column.ItemType != NumberDataViewType.Single)
-            throw host.ExceptSchemaMismatch(nameof(schema), role, name, "vector of Single", column.GetTypeString());
     }
 
     /// <summary>A row mapper of one input column whose outputs are computed together once per row.</summary>
@@ -128,7 +70,7 @@ public abstract class FeaturizerTransformerBase : ITransformer, ICanSaveModel
             return getters;
         }
 
-        public void Save(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
+        public void Save(ModelSaveContext ctx) => parent.SaveModel(ctx);
 
         public ITransformer GetTransformer() => parent;
     }

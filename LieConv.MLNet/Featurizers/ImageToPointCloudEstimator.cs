@@ -1,3 +1,4 @@
+using LieConv.MLNet.MlNet;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -58,7 +59,7 @@ public sealed class ImageToPointCloudEstimator : IEstimator<ImageToPointCloudTra
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        FeaturizerTransformerBase.CheckInput(_host, inputSchema, _options.InputColumnName, "image");
+        SchemaChecks.SingleVector(_host, inputSchema, _options.InputColumnName, "image");
         var columns = inputSchema.ToDictionary(c => c.Name);
         columns[_options.PointsColumnName] = new(_options.PointsColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
         columns[_options.FeaturesColumnName] = new(_options.FeaturesColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);

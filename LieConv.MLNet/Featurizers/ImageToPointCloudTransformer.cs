@@ -96,7 +96,7 @@ public sealed class ImageToPointCloudTransformer : FeaturizerTransformerBase
         loaderAssemblyName: typeof(ImageToPointCloudTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
 
-    private protected override void SaveModel(ModelSaveContext ctx)
+    internal override void SaveModel(ModelSaveContext ctx)
     {
         ctx.SetVersionInfo(GetVersionInfo());
         ctx.SaveNonEmptyString(InputColumnName);
@@ -136,7 +136,7 @@ public sealed class ImageToPointCloudTransformer : FeaturizerTransformerBase
         => Create(env, ctx).MakeMapper(inputSchema);
 
     private protected override IRowMapper MakeMapper(DataViewSchema inputSchema)
-        => new Mapper(this, FindSingleVector(Host, inputSchema, InputColumnName, "image"));
+        => new Mapper(this, SchemaChecks.SingleVector(Host, inputSchema, InputColumnName, "image"));
 
     private sealed class Mapper(ImageToPointCloudTransformer parent, DataViewSchema.Column input) : MapperBase(parent, input)
     {

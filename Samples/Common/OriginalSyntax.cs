@@ -59,21 +59,19 @@ public static class OriginalSyntax
 
     private static IEnumerable<string> SplitTopLevel(string text)
     {
-        int depth = 0, start = 0;
-        char quote = '\0';
-        for (int i = 0; i < text.Length; i++)
+        int start = 0;
+        foreach (int comma in TopLevelIndices(text, ','))
         {
-            char c = text[i];
-            if (quote != '\0') { if (c == quote) quote = '\0'; continue; }
-            if (c is '\'' or '"') quote = c;
-            else if (c is '(' or '[' or '{') depth++;
-            else if (c is ')' or ']' or '}') depth--;
-            else if (c == ',' && depth == 0) { yield return text[start..i]; start = i + 1; }
+            yield return text[start..comma];
+            start = comma + 1;
         }
         yield return text[start..];
     }
 
-    private static int IndexOfTopLevel(string text, char wanted)
+    private static int IndexOfTopLevel(string text, char wanted) => TopLevelIndices(text, wanted).DefaultIfEmpty(-1).First();
+
+    /// <summary>Where <paramref name="wanted"/> stands outside quotes and brackets, so values like SE2(.05) or (1, 2) stay whole.</summary>
+    private static IEnumerable<int> TopLevelIndices(string text, char wanted)
     {
         int depth = 0;
         char quote = '\0';
@@ -84,9 +82,8 @@ public static class OriginalSyntax
             if (c is '\'' or '"') quote = c;
             else if (c is '(' or '[' or '{') depth++;
             else if (c is ')' or ']' or '}') depth--;
-            else if (c == wanted && depth == 0) return i;
+            else if (c == wanted && depth == 0) yield return i;
         }
-        return -1;
     }
 
     private static string Unquote(string text)
