@@ -73,7 +73,9 @@ public sealed record ImageLieResNetOptions
 /// </summary>
 /// <remarks>
 /// Work that depends only on the grid is done once and broadcast to every image: the lift (for groups whose lift
-/// is deterministic) and the farthest-point subsample of every block (from a reference lift). The original caches
+/// is deterministic) and the farthest-point subsample of every block (from a reference lift). With a deterministic
+/// lift every image has the same points, so the layers search neighbourhoods and run their kernel networks once
+/// per batch rather than once per image (<see cref="LiftedCloud.SharesGeometry"/>). The original caches
 /// these including their batch dimension and random draws (reference §7.5), so it needs a constant batch size and
 /// freezes the SE(2) lift; here SE(2) lifts are drawn anew for every image and any batch size works.
 /// </remarks>
@@ -108,8 +110,8 @@ public sealed class ImageLieResNet : nn.Module<Tensor, Tensor>
 
         LiftedCloud cloud;
         if (cache.Lift is { } fixedLift)
-            cloud = new LiftedCloud(fixedLift.Elements.expand(batch, -1, -1), fixedLift.Orbits.expand(batch, -1, -1),
-                values.repeat_interleave(Options.LiftSamples, dim: 1), ones(batch, fixedLift.Elements.shape[1], dtype: ScalarType.Bool, device: images.device));
+            cloud = new LiftedCloud(fixedLift.Elements, fixedLift.Orbits,
+                values.repeat_interleave(Options.LiftSamples, dim: 1), ones(1, fixedLift.Elements.shape[1], dtype: ScalarType.Bool, device: images.device));
         else
             cloud = body.Lift(new PointCloudBatch(cache.Points.expand(batch, -1, -1), values, ones(batch, cache.Points.shape[1], dtype: ScalarType.Bool, device: images.device)));
         return body.Forward(cloud);

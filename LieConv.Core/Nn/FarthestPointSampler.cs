@@ -23,6 +23,7 @@ public static class FarthestPointSampler
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        cloud = cloud.PerCloud();   // each cloud starts at its own random point
         var (a, q, mask) = (cloud.Elements, cloud.Orbits, cloud.Mask);
         long batch = cloud.BatchSize, n = cloud.PointCount;
 

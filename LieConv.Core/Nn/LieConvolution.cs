@@ -69,15 +69,19 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var neighbourhood = Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
         if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
 
-        var index = neighbourhood.Indices;
-        var mask = LiftedCloud.Gather(cloud.Mask, index) & neighbourhood.Valid;                     // (B, m, k)
+        // The kernel network runs once per (query, candidate) pair — once for the whole batch when clouds share
+        // their points — with batch-norm statistics weighted by how many neighbourhoods use each pair, which are
+        // the statistics of running it on every neighbour of every cloud.
+        var candidates = neighbourhood.Candidates;
         var pairs = Group.PairFeatures(at.Elements.unsqueeze(2), at.Orbits.unsqueeze(2),
-            LiftedCloud.Gather(cloud.Elements, index), LiftedCloud.Gather(cloud.Orbits, index));  // (B, m, k, D)
-        var weight = mask.unsqueeze(-1).to(pairs.dtype);
-        var kernel = weightnet.forward(pairs, mask) * weight;                                     // (B, m, k, 16)
+            LiftedCloud.Gather(cloud.Elements, candidates), LiftedCloud.Gather(cloud.Orbits, candidates));   // (B or 1, m, c, D)
+        var kernel = weightnet.forward(pairs, neighbourhood.PairUsage(cloud.BatchSize, pairs.dtype));    // (B or 1, m, c, 16)
+        if (neighbourhood.Choice is { } choice) kernel = ChooseRows(kernel, choice);                     // (B, m, k, 16)
+        var mask = neighbourhood.Valid;                                                                  // (B or 1, m, k)
+        kernel = kernel * mask.unsqueeze(-1).to(kernel.dtype);
         // Values need no mask of their own: the kernel is already 0 at invalid neighbours and values are finite
         // everywhere (padding is zeroed at the input), and skipping it saves a pass over the largest tensor.
-        var values = LiftedCloud.Gather(cloud.Values, index);                                     // (B, m, k, cin)
+        var values = LiftedCloud.Gather(cloud.Values, neighbourhood.Indices);                            // (B, m, k, cin)
 
         // PointConv's trick: Σ_v k(v) ⊗ f(v) as one batched product, then a dense layer on the (cin·16) result.
         var products = matmul(values.transpose(-1, -2), kernel).flatten(-2);                     // (B, m, cin·16)
@@ -85,6 +89,14 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         if (Settings.Mean) output = output / mask.sum(-1, keepdim: true).clamp_min(1);
         output = output * at.Mask.unsqueeze(-1).to(output.dtype);
         return at.WithValues(output);
+    }
+
+    /// <summary>Rows (B, m, k, ·) of a per-query table (1, m, c, ·) at the positions <paramref name="choice"/> (B, m, k).</summary>
+    private static Tensor ChooseRows(Tensor table, Tensor choice)
+    {
+        long m = table.shape[1], c = table.shape[2];
+        var rows = choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1);
+        return table.reshape(m * c, table.shape[3]).index_select(0, rows.flatten()).view(choice.shape[0], m, choice.shape[2], table.shape[3]);
     }
 
     /// <summary>

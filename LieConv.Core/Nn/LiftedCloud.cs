@@ -11,11 +11,14 @@ namespace LieConv.Nn;
 /// <remarks>
 /// The original carries the dense (B, N, N, D) tensor of all pair features through the network instead; this
 /// keeps O(B·N) per layer and computes pair features only for the (query, neighbour) pairs a layer uses.
+/// When every cloud of the batch has the same points (a fixed image grid with a deterministic lift), the
+/// elements, orbits and mask are held once, with batch size 1, and layers compute what depends only on the
+/// points once for the whole batch (<see cref="SharesGeometry"/>).
 /// </remarks>
-/// <param name="Elements">(B, N, LieDim) Lie-algebra coordinates of each lifted point.</param>
-/// <param name="Orbits">(B, N, QDim) orbit identifiers.</param>
+/// <param name="Elements">(B or 1, N, LieDim) Lie-algebra coordinates of each lifted point.</param>
+/// <param name="Orbits">(B or 1, N, QDim) orbit identifiers.</param>
 /// <param name="Values">(B, N, C) features.</param>
-/// <param name="Mask">(B, N) bool, true for real points.</param>
+/// <param name="Mask">(B or 1, N) bool, true for real points.</param>
 public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, Tensor Mask)
 {
     /// <summary>Number of clouds in the batch.</summary>
@@ -23,6 +26,17 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
 
     /// <summary>Number of (possibly padded) points per cloud.</summary>
     public long PointCount => Values.shape[1];
+
+    /// <summary>Whether every cloud of the batch has the same points and mask, held once with batch size 1.</summary>
+    public bool SharesGeometry => BatchSize > 1 && Elements.shape[0] == 1 && Orbits.shape[0] == 1 && Mask.shape[0] == 1;
+
+    /// <summary>The same cloud with its elements, orbits and mask spelled out for every cloud (views, no copy).</summary>
+    public LiftedCloud PerCloud()
+    {
+        long batch = BatchSize;
+        Tensor Expand(Tensor t) => t.shape[0] == batch ? t : t.expand(new[] { batch }.Concat(t.shape[1..]).ToArray());
+        return new LiftedCloud(Expand(Elements), Expand(Orbits), Values, Expand(Mask));
+    }
 
     /// <summary>Lifts point clouds: coordinates (B, n, d), values (B, n, c) and mask (B, n) become ns lifted points each.</summary>
     /// <remarks>Padding rows are zeroed first, so whatever they held (NaN padding included) cannot reach a real point.</remarks>
@@ -40,10 +54,16 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     public LiftedCloud WithValues(Tensor values) => this with { Values = values };
 
     /// <summary>The points at <paramref name="indices"/> (B, m) — or (1, m), shared by every cloud.</summary>
-    public LiftedCloud Select(Tensor indices) => new(
-        Gather(Elements, indices), Gather(Orbits, indices), Gather(Values, indices), Gather(Mask, indices));
+    public LiftedCloud Select(Tensor indices)
+    {
+        var cloud = indices.shape[0] == 1 ? this : PerCloud();
+        return new(Gather(cloud.Elements, indices), Gather(cloud.Orbits, indices), Gather(Values, indices), Gather(cloud.Mask, indices));
+    }
 
-    /// <summary>Rows of <paramref name="source"/> (B, n, …) at <paramref name="indices"/> (B or 1, m, …) along axis 1.</summary>
+    /// <summary>
+    /// Rows of <paramref name="source"/> (B, n, …) at <paramref name="indices"/> (B or 1, m, …) along axis 1; a
+    /// source with batch size 1 (shared by every cloud) is read with indices of any batch size.
+    /// </summary>
     /// <remarks>
     /// Done as one index_select of whole rows from the batch flattened to (B·n, …): a row copy forward and a row
     /// accumulation backward, several times faster on CPU than gather/scatter_add with an index expanded over
@@ -53,6 +73,8 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     {
         long batch = source.shape[0], n = source.shape[1];
         var trailing = source.shape[2..];
+        if (batch == 1 && indices.shape[0] != 1)
+            return source.squeeze(0).index_select(0, indices.flatten()).view(indices.shape.Concat(trailing).ToArray());
         var index = indices.shape[0] == batch ? indices : indices.expand(new[] { batch }.Concat(indices.shape[1..]).ToArray());
         var offsets = arange(batch, dtype: ScalarType.Int64, device: index.device).mul_(n)
             .view(new[] { batch }.Concat(Enumerable.Repeat(1L, (int)index.dim() - 1)).ToArray());

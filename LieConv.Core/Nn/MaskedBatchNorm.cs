@@ -36,14 +36,17 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Normalises <paramref name="x"/> (…, C) using the entries where <paramref name="mask"/> (…) is true.</summary>
+    /// <summary>
+    /// Normalises <paramref name="x"/> (…, C) using the entries where <paramref name="mask"/> (…, broadcast to
+    /// x's leading axes) is true — or, for a numeric mask, weighting each entry as that many entries.
+    /// </summary>
     public override Tensor forward(Tensor x, Tensor mask)
     {
         Tensor mean, variance;
         if (training)
         {
             var flat = x.reshape(-1, x.shape[^1]);
-            var valid = mask.reshape(1, -1).to(x.dtype);
+            var valid = mask.expand(x.shape[..^1]).reshape(1, -1).to(x.dtype);
             var count = valid.sum();
             var total = matmul(valid, flat).squeeze(0);
             mean = total / count.clamp_min(1);

@@ -4,11 +4,66 @@ using static TorchSharp.torch;
 
 namespace LieConv.Nn;
 
-/// <summary>The neighbours chosen for each query point of a layer.</summary>
-/// <param name="Indices">(B, m, k) indices of the neighbours among the layer's input points.</param>
-/// <param name="Valid">(B, m, k) whether each chosen neighbour really belongs to the neighbourhood.</param>
-/// <param name="InBallCount">(B, m) points inside the ball of each query (ball mode), for the radius update.</param>
-public sealed record Neighbourhood(Tensor Indices, Tensor Valid, Tensor? InBallCount);
+/// <summary>
+/// The neighbours chosen for each query point of a layer: each query's <see cref="Candidates"/> and, when clouds
+/// share their geometry, which of them each cloud took (<see cref="Choice"/>).
+/// </summary>
+/// <remarks>
+/// When every cloud of a batch has the same points (a fixed image grid), the candidates of a query are the same
+/// for every cloud, so anything that depends only on a (query, candidate) pair — its pair features and kernel
+/// values — is computed once per pair instead of once per cloud; <see cref="PairUsage"/> says how often each
+/// pair is used, which is what batch statistics over the used pairs need.
+/// </remarks>
+public sealed class Neighbourhood
+{
+    /// <summary>A neighbourhood over <paramref name="candidates"/>, of which each cloud takes those at <paramref name="choice"/> (null: all of them).</summary>
+    /// <param name="candidates">(B or 1, m, c) indices of each query's candidate neighbours among the layer's input points; batch 1 when shared.</param>
+    /// <param name="choice">(B, m, k) positions among the candidates of each cloud's neighbours, or null when the candidates are the neighbours.</param>
+    /// <param name="valid">(B or 1, m, k) whether each chosen neighbour really belongs to the neighbourhood.</param>
+    /// <param name="inBallCount">(B or 1, m) points inside the ball of each query (ball mode), for the radius update.</param>
+    public Neighbourhood(Tensor candidates, Tensor? choice, Tensor valid, Tensor? inBallCount)
+    {
+        Candidates = candidates;
+        Choice = choice;
+        Valid = valid;
+        InBallCount = inBallCount;
+    }
+
+    /// <summary>(B or 1, m, c) candidate neighbours of each query; batch 1 when every cloud shares them.</summary>
+    public Tensor Candidates { get; }
+
+    /// <summary>(B, m, k) positions of each cloud's neighbours among <see cref="Candidates"/>; null when all candidates are taken.</summary>
+    public Tensor? Choice { get; }
+
+    /// <summary>(B or 1, m, k) indices of the neighbours among the layer's input points (made on first use, in the caller's dispose scope).</summary>
+    public Tensor Indices => _indices ??= Choice is null ? Candidates : Candidates.expand(Choice.shape[0], -1, -1).gather(-1, Choice);
+
+    private Tensor? _indices;
+
+    /// <summary>(B or 1, m, k) whether each chosen neighbour really belongs to the neighbourhood.</summary>
+    public Tensor Valid { get; }
+
+    /// <summary>(B or 1, m) points inside the ball of each query (ball mode), for the radius update.</summary>
+    public Tensor? InBallCount { get; }
+
+    /// <summary>
+    /// (B or 1, m, c) how many valid neighbours of a batch of <paramref name="batchSize"/> clouds each (query,
+    /// candidate) pair is: 0 or 1 per cloud, summed over the clouds that share it.
+    /// </summary>
+    public Tensor PairUsage(long batchSize, ScalarType dtype)
+    {
+        if (Choice is null)
+        {
+            var used = Valid.to(dtype);
+            return Valid.shape[0] == batchSize ? used : used * (batchSize / Valid.shape[0]);
+        }
+        long m = Candidates.shape[1], c = Candidates.shape[2];
+        var slot = Choice + arange(m, dtype: ScalarType.Int64, device: Choice.device).mul_(c).view(1, m, 1);
+        return zeros(m * c, dtype: dtype, device: Choice.device)
+            .index_add_(0, slot.flatten(), Valid.expand(Choice.shape).to(dtype).flatten(), 1)
+            .view(1, m, c);
+    }
+}
 
 /// <summary>
 /// Neighbourhood selection (reference §2.3): a uniform random subset of the points within the layer's radius
@@ -16,7 +71,10 @@ public sealed record Neighbourhood(Tensor Indices, Tensor Valid, Tensor? InBallC
 /// </summary>
 /// <remarks>
 /// Distances are computed for a block of query rows at a time and only the chosen indices are kept, so memory
-/// grows with N·k instead of N² (the original materialises all (B, N, N, D) pair features).
+/// grows with N·k instead of N² (the original materialises all (B, N, N, D) pair features). When clouds and
+/// queries share their geometry (<see cref="LiftedCloud.SharesGeometry"/>), distances are computed once for the
+/// batch; in ball mode each query's in-ball points become its candidates and every cloud draws its own uniform
+/// subset of them, so the draws cover the ball instead of the whole cloud.
 /// </remarks>
 public static class Neighbourhoods
 {
@@ -37,12 +95,19 @@ public static class Neighbourhoods
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long batch = cloud.BatchSize, n = cloud.PointCount, m = queries.PointCount;
+        bool shared = cloud.SharesGeometry && queries.SharesGeometry;
+        if (!shared)
+        {
+            cloud = cloud.PerCloud();
+            queries = queries.PerCloud();
+        }
+        long batch = cloud.BatchSize, geometryBatch = cloud.Elements.shape[0], n = cloud.PointCount, m = queries.PointCount;
         k = Math.Min(k, n);
-        long block = Math.Clamp(PairsPerBlock / Math.Max(1, batch * n), 1, Math.Max(1, m));
-        var columns = cloud.Mask.unsqueeze(1);                                        // (B, 1, n)
+        long block = Math.Clamp(PairsPerBlock / Math.Max(1, geometryBatch * n), 1, Math.Max(1, m));
+        var columns = cloud.Mask.unsqueeze(1);                                        // (B or 1, 1, n)
 
-        var indices = new List<Tensor>();
+        var candidates = new List<Tensor>();
+        var choice = new List<Tensor>();
         var valid = new List<Tensor>();
         var inBall = new List<Tensor>();
         for (long start = 0; start < m; start += block)
@@ -50,29 +115,47 @@ public static class Neighbourhoods
             // Each block's temporaries are freed before the next block: without this scope they would pile up to N².
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
-            var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B, rows, 1)
+            var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B or 1, rows, 1)
             var distance = group.BlockDistance(
                 queries.Elements.narrow(1, start, rows), queries.Orbits.narrow(1, start, rows), cloud.Elements, cloud.Orbits);
             if (radius is null)
             {
                 var (_, nearest) = distance.masked_fill_(columns.logical_not(), Far).topk((int)k, dim: -1, largest: false);
-                indices.Add(nearest.MoveToOuterDisposeScope());
-                valid.Add((cloud.Mask.unsqueeze(1).expand(batch, rows, n).gather(-1, nearest) & queryMask).MoveToOuterDisposeScope());
+                candidates.Add(nearest.MoveToOuterDisposeScope());
+                valid.Add((columns.expand(geometryBatch, rows, n).gather(-1, nearest) & queryMask).MoveToOuterDisposeScope());
+                continue;
             }
-            else
+            var inside = (distance < radius).logical_and_(columns).logical_and_(queryMask);
+            var count = inside.sum(-1);
+            inBall.Add(count.MoveToOuterDisposeScope());
+            if (shared)
             {
-                var inside = (distance < radius).logical_and_(columns).logical_and_(queryMask);
-                // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1).
-                var score = random.Uniform(new[] { batch, rows, n }, distance.dtype, distance.device, new[] { 0L, start, 0L }).add_(inside);
-                (score, var chosen) = score.topk((int)k, dim: -1);
-                indices.Add(chosen.MoveToOuterDisposeScope());
-                valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1
-                inBall.Add(inside.sum(-1).MoveToOuterDisposeScope());
+                // The in-ball points of each query (padded with out-of-ball ones up to the fullest ball, and to at
+                // least k) are its candidates: every cloud then draws among c instead of n points.
+                long c = Math.Max(k, count.max().item<long>());
+                var (insideFirst, slots) = inside.to(ScalarType.Float32).topk((int)c, dim: -1);
+                candidates.Add(slots.MoveToOuterDisposeScope());
+                inside = insideFirst.to(ScalarType.Bool);
             }
+            // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1).
+            var score = random.Uniform(new[] { batch, rows, inside.shape[2] }, distance.dtype, distance.device, new[] { 0L, start, 0L }).add_(inside);
+            (score, var chosen) = score.topk((int)k, dim: -1);
+            (shared ? choice : candidates).Add(chosen.MoveToOuterDisposeScope());
+            valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1
         }
         return new Neighbourhood(
-            cat(indices, 1).MoveToOuterDisposeScope(),
+            PadAndConcatenate(candidates).MoveToOuterDisposeScope(),
+            choice.Count == 0 ? null : cat(choice, 1).MoveToOuterDisposeScope(),
             cat(valid, 1).MoveToOuterDisposeScope(),
             radius is null ? null : cat(inBall, 1).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Blocks of candidates (·, rows, c_b) side by side along the query axis, each padded to the widest.</summary>
+    /// <remarks>Padding repeats a block's first column: it lies beyond every chosen slot, so nothing ever uses it.</remarks>
+    private static Tensor PadAndConcatenate(List<Tensor> blocks)
+    {
+        long width = blocks.Max(b => b.shape[2]);
+        return cat(blocks.Select(b => b.shape[2] == width ? b
+            : cat(new[] { b, b.narrow(2, 0, 1).expand(b.shape[0], b.shape[1], width - b.shape[2]) }, 2)).ToList(), 1);
     }
 }
