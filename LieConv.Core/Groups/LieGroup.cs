@@ -126,10 +126,22 @@ public abstract class LieGroup
     /// <summary>
     /// The distances between every query and every point of a cloud: queries (B, r, ·) against points (B, n, ·) →
     /// (B, r, n). Neighbour search calls it once per block of query rows; groups whose distance is a Euclidean norm
-    /// override it with one matrix product instead of an (r, n, D) difference tensor.
+    /// (<see cref="EuclideanCoordinates"/>) take one matrix product instead of an (r, n, D) difference tensor.
     /// </summary>
     public virtual Tensor BlockDistance(Tensor queryElements, Tensor queryOrbits, Tensor elements, Tensor orbits)
-        => PairDistance(queryElements.unsqueeze(2), queryOrbits.unsqueeze(2), elements.unsqueeze(1), orbits.unsqueeze(1));
+    {
+        if (EuclideanCoordinates(queryElements, queryOrbits) is { } queries && EuclideanCoordinates(elements, orbits) is { } points)
+            return queries.Scale * EuclideanBlockDistance(queries.Coordinates, points.Coordinates);
+        return PairDistance(queryElements.unsqueeze(2), queryOrbits.unsqueeze(2), elements.unsqueeze(1), orbits.unsqueeze(1));
+    }
+
+    /// <summary>
+    /// For groups whose distance is a multiple of a plain Euclidean distance — T(d) (α‖x_u − x_v‖) and the trivial
+    /// group ((1 − α)‖x_u − x_v‖) — the coordinates (…, E) of lifted points in which it is, and the multiple; null
+    /// otherwise. Neighbour search then takes all distances of a block as one matrix product and indexes large
+    /// clouds in a spatial grid.
+    /// </summary>
+    public virtual (Tensor Coordinates, double Scale)? EuclideanCoordinates(Tensor elements, Tensor orbits) => null;
 
     /// <summary>
     /// ‖x − y‖ for all pairs of rows, (B, r, D) × (B, n, D) → (B, r, n). libtorch's cdist takes the matrix-product

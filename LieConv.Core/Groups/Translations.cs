@@ -41,8 +41,7 @@ public sealed class Translations : LieGroup
     public override Tensor PairElements(Tensor u, Tensor v) => u - v;
 
     /// <inheritdoc/>
-    public override Tensor BlockDistance(Tensor queryElements, Tensor queryOrbits, Tensor elements, Tensor orbits)
-        => Alpha * EuclideanBlockDistance(queryElements, elements);
+    public override (Tensor Coordinates, double Scale)? EuclideanCoordinates(Tensor elements, Tensor orbits) => (elements, Alpha);
     /// <inheritdoc />
     public override Tensor Section(Tensor x) => x;
     /// <inheritdoc />

@@ -39,6 +39,8 @@ public sealed class Trivial : LieGroup
     public override Tensor Orbit(Tensor x) => x;
     /// <inheritdoc />
     public override Tensor OrbitOrigin(Tensor q) => q;
+    /// <inheritdoc/>
+    public override (Tensor Coordinates, double Scale)? EuclideanCoordinates(Tensor elements, Tensor orbits) => (orbits, 1 - Alpha);
     /// <inheritdoc />
     public override string ToString() => $"Trivial({SpaceDim})";
 }

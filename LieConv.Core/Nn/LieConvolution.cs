@@ -66,7 +66,11 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
     {
         var at = queries is null ? cloud : cloud.Select(queries);
         var ball = Settings.Knn ? null : radius;
-        var neighbourhood = Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
+        // kNN neighbourhoods depend only on the points, so consecutive layers on the same points share one search.
+        bool reusable = ball is null && queries is null;
+        var neighbourhood = reusable && cloud.Nearest is { } known && known.Group == Group && known.K == Settings.Neighbourhood
+            ? known.Neighbourhood
+            : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
         if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
 
         // The kernel network runs once per (query, candidate) pair — once for the whole batch when clouds share
@@ -88,7 +92,7 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var output = linear.forward(products);
         if (Settings.Mean) output = output / mask.sum(-1, keepdim: true).clamp_min(1);
         output = output * at.Mask.unsqueeze(-1).to(output.dtype);
-        return at.WithValues(output);
+        return reusable ? at.WithValues(output) with { Nearest = new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) } : at.WithValues(output);
     }
 
     /// <summary>Rows (B, m, k, ·) of a per-query table (1, m, c, ·) at the positions <paramref name="choice"/> (B, m, k).</summary>

@@ -27,6 +27,12 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     /// <summary>Number of (possibly padded) points per cloud.</summary>
     public long PointCount => Values.shape[1];
 
+    /// <summary>
+    /// The k-nearest-neighbour neighbourhoods of these points, kept by a layer that searched them so that the next
+    /// layer on the same points (no subsampling in between) does not search again; dropped when the points change.
+    /// </summary>
+    public NearestNeighbours? Nearest { get; init; }
+
     /// <summary>Whether every cloud of the batch has the same points and mask, held once with batch size 1.</summary>
     public bool SharesGeometry => BatchSize > 1 && Elements.shape[0] == 1 && Orbits.shape[0] == 1 && Mask.shape[0] == 1;
 
@@ -82,3 +88,6 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
         return rows.view(index.shape.Concat(trailing).ToArray());
     }
 }
+
+/// <summary>The <paramref name="K"/> nearest neighbours of every point of a cloud under <paramref name="Group"/>'s distance.</summary>
+public sealed record NearestNeighbours(LieGroup Group, long K, Neighbourhood Neighbourhood);

@@ -81,6 +81,13 @@ public static class Neighbourhoods
     /// <summary>Pair features computed per block of query rows, across the batch.</summary>
     public const long PairsPerBlock = 1L << 19;
 
+    /// <summary>
+    /// kNN searches over clouds of at least this many points use a spatial grid (linear in the cloud size) when the
+    /// group's distance is Euclidean in some coordinates and the tensors are on the CPU. Smaller clouds, and CUDA,
+    /// keep the all-pairs blocks: they are faster there, and the grid needs host-side sizes.
+    /// </summary>
+    public const long SpatialGridMinPoints = 4096;
+
     /// <summary>Distance given to padding columns so that they are never nearer than a real point.</summary>
     private const double Far = 1e8;
 
@@ -105,6 +112,16 @@ public static class Neighbourhoods
         k = Math.Min(k, n);
         long block = Math.Clamp(PairsPerBlock / Math.Max(1, geometryBatch * n), 1, Math.Max(1, m));
         var columns = cloud.Mask.unsqueeze(1);                                        // (B or 1, 1, n)
+        if (radius is null && n >= SpatialGridMinPoints && cloud.Elements.device_type == TorchSharp.DeviceType.CPU
+            && group.EuclideanCoordinates(cloud.Elements, cloud.Orbits) is { } points
+            && group.EuclideanCoordinates(queries.Elements, queries.Orbits) is { } at
+            && cloud.Mask.sum(1).min().item<long>() >= k)
+        {
+            var nearest = stack(Enumerable.Range(0, (int)geometryBatch)
+                .Select(b => SpatialGrid.Nearest(points.Coordinates[b], cloud.Mask[b], at.Coordinates[b], k, PairsPerBlock)).ToList(), 0);
+            var chosen = columns.expand(geometryBatch, m, n).gather(-1, nearest) & queries.Mask.unsqueeze(-1);
+            return new Neighbourhood(nearest.MoveToOuterDisposeScope(), null, chosen.MoveToOuterDisposeScope(), null);
+        }
 
         var candidates = new List<Tensor>();
         var choice = new List<Tensor>();

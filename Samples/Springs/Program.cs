@@ -4,5 +4,10 @@ namespace LieConv.Samples.Springs;
 public static class Program
 {
     /// <summary>Runs the sample with the console as output.</summary>
-    public static int Main(string[] args) => SpringsApp.Run(args, Console.Out);
+    public static int Main(string[] args)
+    {
+        // Large training steps reuse freed memory instead of faulting fresh pages in every step (see the method).
+        LieConv.Runtime.TorchRuntime.RetainFreedMemory();
+        return SpringsApp.Run(args, Console.Out);
+    }
 }

@@ -10,7 +10,11 @@ namespace LieConv.Benchmarks;
 
 /// <summary>One benchmark's numbers, printed as one JSON line.</summary>
 internal sealed record BenchmarkResult(string Config, string Group, string Device, int Batch, long Points,
-    double TrainMs, double InferenceMs, double PeakMemoryMb, string MemoryKind, long Parameters, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb);
+    double TrainMs, double InferenceMs, double PeakMemoryMb, string MemoryKind, long Parameters, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb)
+{
+    /// <summary>Whether freed CPU memory stayed in the process (TorchRuntime.RetainFreedMemory).</summary>
+    public bool RetainFreedMemory { get; init; }
+}
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
 internal sealed record Configuration(string Name, string Group, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb,

@@ -1,7 +1,7 @@
 // Speed and memory benchmarks: one JSON line per configuration with the median time of a training step
 // (forward, backward, Adam) and of an inference batch, the peak memory and the parameter count.
 //
-//   dotnet run -c Release --project Tests/LieConv.Benchmarks -- [--config NAME[,NAME…]] [--steps 10] [--warmup 2] [--device cpu]
+//   dotnet run -c Release --project Tests/LieConv.Benchmarks -- [--config NAME[,NAME…]] [--steps 10] [--warmup 2] [--device cpu] [--release-memory]
 //
 // Unless exactly one configuration is named, each runs in its own child process, so that each peak RSS is its own
 // (VmHWM never falls, so configurations sharing a process would report the largest peak so far).
@@ -23,7 +23,7 @@ if (options.Configs.Count != 1)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
         string[] childArgs = ["--steps", options.Steps.ToString(CultureInfo.InvariantCulture), "--warmup", options.Warmup.ToString(CultureInfo.InvariantCulture),
-            "--device", options.Device, "--config", name];
+            "--device", options.Device, "--config", name, .. (options.ReleaseMemory ? new[] { "--release-memory" } : [])];
         foreach (var argument in prefix.Concat(childArgs)) start.ArgumentList.Add(argument);
         using var child = Process.Start(start)!;
         string? line;
@@ -35,6 +35,8 @@ if (options.Configs.Count != 1)
     return 0;
 }
 
+// As the samples do: freed CPU memory stays in the process (TorchRuntime.RetainFreedMemory); --release-memory measures glibc's default.
+bool retained = !options.ReleaseMemory && TorchRuntime.RetainFreedMemory();
 TorchRuntime.SeedEverything(0);
 var device = TorchRuntime.ResolveDevice(options.Device);
 foreach (var name in options.Configs)
@@ -42,12 +44,12 @@ foreach (var name in options.Configs)
     var known = Configurations.All.Concat(Configurations.OnRequest).ToList();
     var config = known.FirstOrDefault(c => c.Name == name)
         ?? throw new ArgumentException($"Unknown configuration '{name}'. Known: {string.Join(", ", known.Select(c => c.Name))}");
-    var result = config.Run(device, options.Steps, options.Warmup);
+    var result = config.Run(device, options.Steps, options.Warmup) with { RetainFreedMemory = retained };
     Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
 }
 return 0;
 
-internal sealed record BenchmarkOptions(List<string> Configs, int Steps, int Warmup, string Device)
+internal sealed record BenchmarkOptions(List<string> Configs, int Steps, int Warmup, string Device, bool ReleaseMemory = false)
 {
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -61,6 +63,7 @@ internal sealed record BenchmarkOptions(List<string> Configs, int Steps, int War
                 "--steps" => options with { Steps = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--warmup" => options with { Warmup = int.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--device" => options with { Device = Value() },
+                "--release-memory" => options with { ReleaseMemory = true },
                 _ => throw new ArgumentException($"Unknown option '{args[i]}'."),
             };
         }
