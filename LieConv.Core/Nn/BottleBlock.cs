@@ -93,10 +93,16 @@ public sealed class BottleBlock : nn.Module<LiftedCloud, LiftedCloud>
     }
 
     /// <summary>The points this block keeps: the fixed subsample, farthest points, or all (null).</summary>
+    /// <remarks>
+    /// Clouds that share their points share one farthest-point subsample (1, m), from one random start per step, so
+    /// that they go on sharing them; in evaluation mode the counter source gives every cloud the same start anyway.
+    /// (The original's image network goes further and fixes one subsample for the whole of training.)
+    /// </remarks>
     public Tensor? ChooseQueries(LiftedCloud cloud)
     {
         if (FixedSubsample is not null) return FixedSubsample;
         if (Downsample >= 1) return null;
+        if (cloud.SharesGeometry) cloud = cloud with { Values = cloud.Values.narrow(0, 0, 1) };   // one cloud stands for all
         return FarthestPointSampler.Sample(Group, cloud, FarthestPointSampler.KeptCount(Downsample, cloud.PointCount), Sampling.For(training));
     }
 

@@ -45,12 +45,23 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     }
 
     /// <summary>Lifts point clouds: coordinates (B, n, d), values (B, n, c) and mask (B, n) become ns lifted points each.</summary>
-    /// <remarks>Padding rows are zeroed first, so whatever they held (NaN padding included) cannot reach a real point.</remarks>
+    /// <remarks>
+    /// Padding rows are zeroed first, so whatever they held (NaN padding included) cannot reach a real point. When
+    /// every cloud has the same points and mask (images as point sets) and the lift draws nothing, the points are
+    /// lifted once and held with batch size 1 (<see cref="SharesGeometry"/>). That is checked on the CPU only: on a
+    /// GPU the check would cost a host synchronisation in every step.
+    /// </remarks>
     public static LiftedCloud Lift(LieGroup group, Tensor coordinates, Tensor values, Tensor mask, int liftSamples, Runtime.RandomSource? random)
     {
         var real = mask.unsqueeze(-1);
         coordinates = where(real, coordinates, zeros_like(coordinates));
         values = where(real, values, zeros_like(values));
+        if (coordinates.shape[0] > 1 && !group.HasRandomLift && coordinates.device_type == TorchSharp.DeviceType.CPU
+            && (mask == mask.narrow(0, 0, 1)).all().item<bool>() && (coordinates == coordinates.narrow(0, 0, 1)).all().item<bool>())
+        {
+            coordinates = coordinates.narrow(0, 0, 1);
+            mask = mask.narrow(0, 0, 1);
+        }
         var lifted = group.Lift(coordinates, liftSamples, random);
         return new LiftedCloud(lifted.Elements, lifted.Orbits,
             values.repeat_interleave(lifted.LiftSamples, dim: 1), mask.repeat_interleave(lifted.LiftSamples, dim: 1));

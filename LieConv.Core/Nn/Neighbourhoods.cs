@@ -154,8 +154,11 @@ public static class Neighbourhoods
                 candidates.Add(slots.MoveToOuterDisposeScope());
                 inside = insideFirst.to(ScalarType.Bool);
             }
-            // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1).
-            var score = random.Uniform(new[] { batch, rows, inside.shape[2] }, distance.dtype, distance.device, new[] { 0L, start, 0L }).add_(inside);
+            // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1). Shared candidates
+            // draw at their own columns, so a counter source chooses as it would for each cloud on its own.
+            var score = (shared
+                ? random.UniformAt(batch, candidates[^1], start, distance.dtype)
+                : random.Uniform(new[] { batch, rows, n }, distance.dtype, distance.device, new[] { 0L, start, 0L })).add_(inside);
             (score, var chosen) = score.topk((int)k, dim: -1);
             (shared ? choice : candidates).Add(chosen.MoveToOuterDisposeScope());
             valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1

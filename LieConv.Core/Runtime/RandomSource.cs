@@ -20,6 +20,15 @@ public abstract class RandomSource
     /// </summary>
     public abstract Tensor Uniform(long[] shape, ScalarType dtype, Device device, long[]? offsets);
 
+    /// <summary>
+    /// Uniform draws (<paramref name="batch"/>, rows, c) for the points <paramref name="columns"/> (1 or B, rows, c) of
+    /// the query rows that start at <paramref name="rowOffset"/>: a counter source gives each the draw that its
+    /// (row, column) position has in a full (B, rows, n) request, so that drawing for a subset of the columns (the
+    /// candidates of a ball) ranks them exactly as drawing for every column would.
+    /// </summary>
+    public virtual Tensor UniformAt(long batch, Tensor columns, long rowOffset, ScalarType dtype) =>
+        Uniform(new[] { batch, columns.shape[1], columns.shape[2] }, dtype, columns.device, new[] { 0L, rowOffset, 0L });
+
     /// <summary>Standard normal draws of the given shape; axis 0 indexes clouds.</summary>
     public virtual Tensor Normal(long[] shape, ScalarType dtype, Device device)
     {
@@ -65,6 +74,18 @@ public abstract class RandomSource
                 state = Hash((state ^ index.view(view)) + axis);
             }
             var bits = ShiftRight(state.expand(shape), 8);             // 24 bits: exact in float32
+            return (bits.to(ScalarType.Float64) / (1 << 24)).to(dtype);
+        }
+
+        public override Tensor UniformAt(long batch, Tensor columns, long rowOffset, ScalarType dtype)
+        {
+            // As Uniform on (batch, rows, n) with offsets (0, rowOffset, 0), with the column positions given.
+            var device = columns.device;
+            long rows = columns.shape[1];
+            var state = tensor(Mix(seed & Mask32 ^ (seed >> 32) * 0x9E3779B1L & Mask32), dtype: ScalarType.Int64, device: device);
+            state = Hash((state ^ arange(rowOffset, rowOffset + rows, dtype: ScalarType.Int64, device: device).view(1, rows, 1)) + 1);
+            state = Hash((state ^ columns.to(ScalarType.Int64)) + 2);
+            var bits = ShiftRight(state.expand(batch, rows, columns.shape[2]), 8);
             return (bits.to(ScalarType.Float64) / (1 << 24)).to(dtype);
         }
 

@@ -139,4 +139,56 @@ public class SharedGeometryTests : SingleThreadedFixture
             Assert.That(Values(sharedGrads[i] / scale), Is.EqualTo(Values(perImageGrads[i] / scale)).Within(1e-3), $"gradient {i}");
         }
     }
+
+    [Test]
+    public void Lift_SharesThePointsOfIdenticalClouds_Only()
+    {
+        manual_seed(84);
+        var one = RandomClouds(1, N, 2, 1);
+        var same = LiftedCloud.Lift(new Translations(2), one.Coordinates.expand(3, -1, -1), randn(3, N, 1), one.Mask.expand(3, -1), 1, null);
+        Assert.That(same.SharesGeometry, Is.True);
+        Assert.That(same.Elements.shape, Is.EqualTo(new[] { 1L, N, 2 }));
+        Assert.That(same.Values.shape, Is.EqualTo(new[] { 3L, N, 1 }));
+
+        var moved = one.Coordinates.expand(3, -1, -1).clone();
+        moved[2, 4, 1] = tensor(7f);
+        Assert.That(LiftedCloud.Lift(new Translations(2), moved, randn(3, N, 1), one.Mask.expand(3, -1), 1, null).SharesGeometry, Is.False);
+        var masked = one.Mask.expand(3, -1).clone();
+        masked[1, 0] = tensor(false);
+        Assert.That(LiftedCloud.Lift(new Translations(2), one.Coordinates.expand(3, -1, -1), randn(3, N, 1), masked, 1, null).SharesGeometry, Is.False);
+    }
+
+    [TestCase("T(2)")]
+    [TestCase("SO2(.2)")]
+    public void GenericNetwork_InEvaluation_ScoresEachOfIdenticalCloudsAsItWouldAlone(string group)
+    {
+        // Ball neighbourhoods and farthest-point subsampling on clouds that share their points: with the counter source
+        // of evaluation mode, a batch must score each cloud exactly as a batch of that cloud alone (which is not shared).
+        manual_seed(85);
+        var model = Net(group, layers: 2, width: 16, downsample: 0.5, neighbourhood: 6, inputs: 1, fill: 0.3);
+        RandomiseRunningStatistics(model);
+        model.eval();
+        var one = RandomClouds(1, 40, 2, 1);
+        var values = randn(4, 40, 1);
+        var batch = new PointCloudBatch(one.Coordinates.expand(4, -1, -1), values, one.Mask.expand(4, -1));
+        var together = model.forward(batch);
+        for (int b = 0; b < 4; b++)
+        {
+            var alone = model.forward(new PointCloudBatch(one.Coordinates, values.narrow(0, b, 1), one.Mask));
+            Assert.That(Values(together[b]), Is.EqualTo(Values(alone[0])).Within(1e-5), $"cloud {b}");
+        }
+    }
+
+    [Test]
+    public void ImageNetwork_InEvaluation_ScoresAnImageAloneAsInABatch()
+    {
+        manual_seed(86);
+        var model = new ImageLieResNet(new ImageLieResNetOptions { Channels = 16, Layers = 2, TotalDownsample = 0.25, Neighbourhood = 9, CropRadius = 6, Fill = 0.3 });
+        RandomiseRunningStatistics(model);
+        model.eval();
+        var images = randn(3, 1, 12, 12);
+        var together = model.forward(images);
+        for (int b = 0; b < 3; b++)
+            Assert.That(Values(together[b]), Is.EqualTo(Values(model.forward(images.narrow(0, b, 1))[0])).Within(1e-5), $"image {b}");
+    }
 }
