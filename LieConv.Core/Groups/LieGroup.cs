@@ -144,6 +144,13 @@ public abstract class LieGroup
     public virtual (Tensor Coordinates, double Scale)? EuclideanCoordinates(Tensor elements, Tensor orbits) => null;
 
     /// <summary>
+    /// Coordinates (…, E) of lifted points and a multiple s with s·‖x_u − x_v‖ ≤ distance(u, v) for every pair — a
+    /// Euclidean lower bound of the distance — or null. Ball neighbourhoods use it to discard most points before
+    /// computing exact distances. By default the Euclidean coordinates (an exact bound) where the group has them.
+    /// </summary>
+    public virtual (Tensor Coordinates, double Scale)? DistanceLowerBound(Tensor elements, Tensor orbits) => EuclideanCoordinates(elements, orbits);
+
+    /// <summary>
     /// ‖x − y‖ for all pairs of rows, (B, r, D) × (B, n, D) → (B, r, n). libtorch's cdist takes the matrix-product
     /// form √(‖x‖² + ‖y‖² − 2x·y) for large blocks: its rounding error is about ‖x‖²·ε, which only matters between
     /// points far closer than the cloud's size.

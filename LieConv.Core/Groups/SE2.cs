@@ -80,6 +80,16 @@ public sealed class SE2 : LieGroup
         return Alpha * theta.abs() + (1 - Alpha) * gap / Sinc(theta / 2);
     }
 
+    /// <summary>
+    /// The points' positions (the translation parts of their elements) with multiple 1 − α: ‖b‖ = ‖t_u − t_v‖ / sinc(θ/2)
+    /// ≥ ‖t_u − t_v‖ and α|θ| ≥ 0, so (1 − α)‖t_u − t_v‖ never exceeds the distance.
+    /// </summary>
+    public override (Tensor Coordinates, double Scale)? DistanceLowerBound(Tensor elements, Tensor orbits)
+    {
+        var (x, y) = Translation(elements);
+        return (stack(new[] { x, y }, -1), 1 - Alpha);
+    }
+
     /// <summary>The translation part V(θ)·b of exp(θ, b).</summary>
     private static (Tensor x, Tensor y) Translation(Tensor a)
     {

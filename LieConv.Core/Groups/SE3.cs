@@ -58,6 +58,13 @@ public sealed class SE3 : LieGroup
         return cat(new[] { w, u }, -1);
     }
 
+    /// <summary>
+    /// The points' positions (the translation parts V·u of their elements) with multiple 1 − α: the singular values
+    /// of V are 1 and 2|sin(θ/2)|/θ ≤ 1, so the u of log(v⁻¹u) is at least as long as the positions' difference.
+    /// </summary>
+    public override (Tensor Coordinates, double Scale)? DistanceLowerBound(Tensor elements, Tensor orbits) =>
+        (Exp(elements).narrow(-2, 0, 3).select(-1, 3), 1 - Alpha);
+
     /// <inheritdoc />
     public override Tensor Section(Tensor x) => cat(new[] { zeros_like(x), x }, -1);
 

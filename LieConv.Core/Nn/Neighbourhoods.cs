@@ -127,12 +127,41 @@ public static class Neighbourhoods
         var choice = new List<Tensor>();
         var valid = new List<Tensor>();
         var inBall = new List<Tensor>();
+        // Per-cloud balls on the CPU are first narrowed by a cheap Euclidean lower bound of the distance, where the
+        // group has one: the exact distance, the draws and the ranking then cover each ball's few candidates instead
+        // of the whole cloud (the candidates' sizes are read on the host, hence CPU only).
+        var bound = radius is not null && !shared && cloud.Elements.device_type == TorchSharp.DeviceType.CPU
+            ? group.DistanceLowerBound(cloud.Elements, cloud.Orbits) : null;
+        var queryBound = bound is null ? null : group.DistanceLowerBound(queries.Elements, queries.Orbits);
+        Tensor? boundColumns = null, boundQueryMask = null;
+        if (bound is { } b && queryBound is { } qb)
+        {
+            // Rotated lifts of a fixed grid (SE(2) images) differ per cloud, but their positions — all the bound
+            // sees — do not: then the bound and the candidates are computed once for the batch.
+            (boundColumns, boundQueryMask) = (columns, queries.Mask);
+            if (batch > 1 && Same(b.Coordinates) && Same(qb.Coordinates) && Same(cloud.Mask) && Same(queries.Mask))
+            {
+                bound = (b.Coordinates.narrow(0, 0, 1), b.Scale);
+                queryBound = (qb.Coordinates.narrow(0, 0, 1), qb.Scale);
+                (boundColumns, boundQueryMask) = (columns.narrow(0, 0, 1), queries.Mask.narrow(0, 0, 1));
+            }
+        }
         for (long start = 0; start < m; start += block)
         {
             // Each block's temporaries are freed before the next block: without this scope they would pile up to N².
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
             var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B or 1, rows, 1)
+            if (bound is { } lower && queryBound is { } queryLower)
+            {
+                var possible = WithinBound(queryLower.Coordinates.narrow(1, start, rows), lower.Coordinates, radius! / lower.Scale)
+                    .logical_and_(boundColumns!).logical_and_(boundQueryMask!.narrow(1, start, rows).unsqueeze(-1));
+                var (ball, ballValid, ballCount) = BallByLowerBound(group, cloud, queries, start, rows, k, radius!, random, possible);
+                candidates.Add(ball.MoveToOuterDisposeScope());
+                valid.Add(ballValid.MoveToOuterDisposeScope());
+                inBall.Add(ballCount.MoveToOuterDisposeScope());
+                continue;
+            }
             var distance = group.BlockDistance(
                 queries.Elements.narrow(1, start, rows), queries.Orbits.narrow(1, start, rows), cloud.Elements, cloud.Orbits);
             if (radius is null)
@@ -169,6 +198,53 @@ public static class Neighbourhoods
             cat(valid, 1).MoveToOuterDisposeScope(),
             radius is null ? null : cat(inBall, 1).MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// Ball neighbourhoods of the query rows [start, start + rows) of every cloud, given (B or 1, rows, n) the real
+    /// points that a lower bound of the distance cannot exclude: those points are compacted into (B or 1, rows, c)
+    /// candidates (c the most of any query, at least k), their exact distances decide each cloud's ball, and each
+    /// query draws among them at the candidates' own columns — the same draws, hence the same choice, as ranking
+    /// every column.
+    /// </summary>
+    private static (Tensor Indices, Tensor Valid, Tensor InBallCount) BallByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries,
+        long start, long rows, long k, Tensor radius, RandomSource random, Tensor possible)
+    {
+        long batch = cloud.BatchSize, n = cloud.PointCount, candidateBatch = possible.shape[0];
+        var counts = possible.sum(-1);                                                               // (B or 1, rows)
+        long c = Math.Max(k, counts.max().item<long>());
+        // The possible points in row order, each to the next free slot of its row (one pass over the possible
+        // matrix, the rest over the possible points only).
+        var flat = possible.flatten().nonzero().squeeze(1);
+        var row = flat.div(n, rounding_mode: RoundingMode.floor);
+        var rowStart = counts.flatten().cumsum(0).sub_(counts.flatten());
+        var slot = arange(flat.shape[0], dtype: ScalarType.Int64, device: flat.device).sub_(rowStart.index_select(0, row));
+        var candidate = zeros(candidateBatch * rows * c, dtype: ScalarType.Int64, device: flat.device)
+            .index_copy_(0, row.mul(c).add_(slot), flat.sub(row.mul(n))).view(candidateBatch, rows, c);
+        var used = arange(c, device: flat.device).view(1, 1, c) < counts.unsqueeze(-1);
+
+        var distance = group.PairDistance(queries.Elements.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
+            LiftedCloud.Gather(cloud.Elements, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));           // (B, rows, c)
+        var inside = (distance < radius).logical_and_(used);
+        var score = random.UniformAt(batch, candidate, start, distance.dtype).add_(inside);
+        var (best, chosen) = score.topk((int)k, dim: -1);
+        return (candidate.expand(batch, rows, c).gather(-1, chosen), best >= 1, inside.sum(-1));
+    }
+
+    /// <summary>
+    /// (B, r, n) whether ‖x_i − y_j‖ &lt; <paramref name="reach"/> might hold: squared distances by one batched
+    /// matrix product, compared with a margin for that form's rounding (about ε·(‖x‖² + ‖y‖²)), so that no point
+    /// within reach is ever left out; a few beyond it get in and are settled by the exact distance.
+    /// </summary>
+    private static Tensor WithinBound(Tensor x, Tensor y, Tensor reach)
+    {
+        var xx = x.square().sum(-1, keepdim: true);                                       // (B, r, 1)
+        var yy = y.square().sum(-1).unsqueeze(1);                                         // (B, 1, n)
+        var squared = bmm(x, y.transpose(1, 2)).mul_(-2).add_(xx).add_(yy);
+        var margin = 1e-5 * (xx.max() + yy.max()) + 1e-12;
+        return squared < reach.square() + margin;
+    }
+
+    private static bool Same(Tensor t) => (t == t.narrow(0, 0, 1)).all().item<bool>();
 
     /// <summary>Blocks of candidates (·, rows, c_b) side by side along the query axis, each padded to the widest.</summary>
     /// <remarks>Padding repeats a block's first column: it lies beyond every chosen slot, so nothing ever uses it.</remarks>

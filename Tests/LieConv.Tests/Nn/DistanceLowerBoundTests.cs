@@ -1,0 +1,73 @@
+using LieConv.Groups;
+using LieConv.Nn;
+using LieConv.Runtime;
+using NUnit.Framework;
+using TorchSharp;
+using static TorchSharp.torch;
+using static LieConv.Tests.Nn.NnTestData;
+
+namespace LieConv.Tests.Nn;
+
+/// <summary>
+/// Ball neighbourhoods of groups with a Euclidean lower bound of their distance (SE(2), SE(3), T(d)) discard most
+/// points by the bound first: the bound must hold, and the balls and draws must be those of ranking every point.
+/// </summary>
+[TestFixture]
+public class DistanceLowerBoundTests : SingleThreadedFixture
+{
+    [TestCase("SE2(.05)")]
+    [TestCase("SE2(.6)")]
+    [TestCase("SE3(.2)")]
+    [TestCase("T(3)")]
+    public void TheBoundNeverExceedsTheDistance(string spec)
+    {
+        var group = LieGroup.Parse(spec);
+        manual_seed(94);
+        var lifted = group.Lift(randn(2, 60, group.SpaceDim) * 3, group.HasRandomLift ? 2 : 1, RandomSource.Counter(9));
+        var (coordinates, scale) = group.DistanceLowerBound(lifted.Elements, lifted.Orbits)!.Value;
+        var bound = scale * cdist(coordinates.to(ScalarType.Float64), coordinates.to(ScalarType.Float64));
+        var distance = group.PairDistance(lifted.Elements.unsqueeze(2), lifted.Orbits.unsqueeze(2), lifted.Elements.unsqueeze(1), lifted.Orbits.unsqueeze(1));
+        double worst = (bound - distance.to(ScalarType.Float64)).max().item<double>();
+        Assert.That(worst, Is.LessThan(1e-4), "bound − distance");
+        Assert.That((bound / distance.to(ScalarType.Float64).clamp_min(1e-6)).mean().item<double>(), Is.GreaterThan(0.3), "a useful bound, not 0");
+    }
+
+    [TestCase("SE2(.05)", 1)]
+    [TestCase("SE2(.2)", 2)]
+    [TestCase("SE3(.2)", 2)]
+    public void BallMode_ChoosesAsRankingEveryPointWould(string spec, int liftSamples)
+    {
+        // Per cloud: the ball is every point within the radius by the exact distance, and the chosen neighbours are the
+        // k in-ball points with the largest counter draws at their own (row, column) positions.
+        var group = LieGroup.Parse(spec);
+        manual_seed(95);
+        var clouds = RandomClouds(3, 30, group.SpaceDim, 1, scale: 2);
+        var mask = clouds.Mask.clone();
+        mask[2, tensor(new long[] { 0, 5, 6 })] = tensor(false);
+        var cloud = LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, mask, liftSamples, RandomSource.Counter(4));
+        Assert.That(cloud.SharesGeometry, Is.False);
+        const long k = 4;
+        var radius = tensor(0.9f);
+        var source = RandomSource.Counter(12);
+        var chosen = Neighbourhoods.Select(group, cloud, cloud, k, radius, source);
+
+        long b = cloud.BatchSize, n = cloud.PointCount;
+        var distance = group.PairDistance(cloud.Elements.unsqueeze(2), cloud.Orbits.unsqueeze(2), cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1));
+        var inside = (distance < radius) & cloud.Mask.unsqueeze(1) & cloud.Mask.unsqueeze(2);
+        var score = source.Uniform(new[] { b, n, n }, ScalarType.Float32, CPU) + inside;
+        var (best, expected) = score.topk((int)k, dim: -1);
+        var expectedValid = best >= 1;
+
+        Assert.That(Indices(chosen.InBallCount!), Is.EqualTo(Indices(inside.sum(-1))), "ball sizes");
+        var got = Indices(chosen.Indices);
+        var gotValid = chosen.Valid.data<bool>().ToArray();
+        var want = Indices(expected);
+        var wantValid = expectedValid.data<bool>().ToArray();
+        for (int row = 0; row < b * n; row++)
+        {
+            var mine = Enumerable.Range(0, (int)k).Where(t => gotValid[row * k + t]).Select(t => got[row * k + t]).OrderBy(j => j);
+            var theirs = Enumerable.Range(0, (int)k).Where(t => wantValid[row * k + t]).Select(t => want[row * k + t]).OrderBy(j => j);
+            Assert.That(mine, Is.EqualTo(theirs), $"cloud {row / n}, query {row % n}");
+        }
+    }
+}
