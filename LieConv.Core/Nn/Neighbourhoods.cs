@@ -177,11 +177,17 @@ public static class Neighbourhoods
             if (shared)
             {
                 // The in-ball points of each query (padded with out-of-ball ones up to the fullest ball, and to at
-                // least k) are its candidates: every cloud then draws among c instead of n points.
-                long c = Math.Max(k, count.max().item<long>());
-                var (insideFirst, slots) = inside.to(ScalarType.Float32).topk((int)c, dim: -1);
-                candidates.Add(slots.MoveToOuterDisposeScope());
-                inside = insideFirst.to(ScalarType.Bool);
+                // least k) are its candidates: every cloud then draws among c instead of n points. Sizing them reads
+                // the fullest ball on the host, so on a GPU (no synchronisation inside a step) every point stays a
+                // candidate: the kernel network still runs once per pair for the whole batch.
+                if (distance.device_type == TorchSharp.DeviceType.CPU)
+                {
+                    long c = Math.Max(k, count.max().item<long>());
+                    var (insideFirst, slots) = inside.to(ScalarType.Float32).topk((int)c, dim: -1);
+                    candidates.Add(slots.MoveToOuterDisposeScope());
+                    inside = insideFirst.to(ScalarType.Bool);
+                }
+                else candidates.Add(arange(n, dtype: ScalarType.Int64, device: distance.device).expand(1, rows, n).MoveToOuterDisposeScope());
             }
             // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1). Shared candidates
             // draw at their own columns, so a counter source chooses as it would for each cloud on its own.
