@@ -105,4 +105,27 @@ public class SpatialGridTests : SingleThreadedFixture
         var together = model.forward(pair);
         Assert.That(Values(alone[0]), Is.EqualTo(Values(together[0])).Within(1e-4));
     }
+
+    [Test]
+    public void KnnLayers_OnTheSamePoints_ShareOneSearch_UntilThePointsChange()
+    {
+        manual_seed(96);
+        var group = new Translations(2);
+        var batch = RandomClouds(2, 30, 2, 4);
+        var cloud = LiftedCloud.Lift(group, batch.Coordinates, batch.Values, batch.Mask, 1, null);
+        var settings = new LieConvSettings(Neighbourhood: 5, Knn: true);
+        var first = new LieConvolution(group, 4, 4, settings, Sampling.Create(0, "a"));
+        var second = new LieConvolution(group, 4, 4, settings, Sampling.Create(0, "b"));
+        var out1 = first.forward(cloud, null);
+        Assert.That(out1.Nearest, Is.Not.Null);
+        Assert.That(out1.Nearest!.K, Is.EqualTo(5));
+        var out2 = second.forward(out1, null);
+        Assert.That(out2.Nearest!.Neighbourhood, Is.SameAs(out1.Nearest.Neighbourhood), "the second layer reused the search");
+        Assert.That(out2.Values.shape, Is.EqualTo(new long[] { 2, 30, 4 }));
+
+        var subsampled = second.forward(out1, arange(10).unsqueeze(0));
+        Assert.That(subsampled.Nearest, Is.Null, "other points, no search to pass on");
+        var otherK = new LieConvolution(group, 4, 4, settings with { Neighbourhood = 7 }, Sampling.Create(0, "c")).forward(out1, null);
+        Assert.That(otherK.Nearest!.K, Is.EqualTo(7));
+    }
 }

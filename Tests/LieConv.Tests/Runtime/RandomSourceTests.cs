@@ -54,4 +54,22 @@ public class RandomSourceTests
         Assert.That(Same(a, b), Is.True);
         Assert.That(Same(a[0], a[1]), Is.False, "unlike the counter source, clouds get their own draws");
     }
+
+    [Test]
+    public void UniformAt_GivesEachColumnItsDrawInTheFullRequest()
+    {
+        // Counter source: the draw at (row, column) whatever subset of columns is asked for; generator: fresh draws
+        // of the right shape in [0, 1).
+        var counter = RandomSource.Counter(21);
+        var full = counter.Uniform(new long[] { 3, 5, 40 }, ScalarType.Float32, CPU, new long[] { 0, 7, 0 });
+        var columns = tensor(new long[] { 39, 0, 12, 12, 5, 1, 2, 3, 38, 20, 21, 22, 30, 31, 32 }).view(1, 5, 3);
+        var some = counter.UniformAt(3, columns, 7, ScalarType.Float32);
+        Assert.That(some.shape, Is.EqualTo(new long[] { 3, 5, 3 }));
+        Assert.That(some.data<float>().ToArray(), Is.EqualTo(full.gather(-1, columns.expand(3, -1, -1)).data<float>().ToArray()));
+
+        var fresh = RandomSource.FromGenerator().UniformAt(3, columns, 7, ScalarType.Float32);
+        Assert.That(fresh.shape, Is.EqualTo(new long[] { 3, 5, 3 }));
+        Assert.That(fresh.min().item<float>(), Is.GreaterThanOrEqualTo(0f));
+        Assert.That(fresh.max().item<float>(), Is.LessThan(1f));
+    }
 }
