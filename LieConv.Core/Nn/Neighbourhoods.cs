@@ -5,76 +5,17 @@ using static TorchSharp.torch;
 namespace LieConv.Nn;
 
 /// <summary>
-/// The neighbours chosen for each query point of a layer: each query's <see cref="Candidates"/> and, when clouds
-/// share their geometry, which of them each cloud took (<see cref="Choice"/>).
-/// </summary>
-/// <remarks>
-/// When every cloud of a batch has the same points (a fixed image grid), the candidates of a query are the same
-/// for every cloud, so anything that depends only on a (query, candidate) pair — its pair features and kernel
-/// values — is computed once per pair instead of once per cloud; <see cref="PairUsage"/> says how often each
-/// pair is used, which is what batch statistics over the used pairs need.
-/// </remarks>
-public sealed class Neighbourhood
-{
-    /// <summary>A neighbourhood over <paramref name="candidates"/>, of which each cloud takes those at <paramref name="choice"/> (null: all of them).</summary>
-    /// <param name="candidates">(B or 1, m, c) indices of each query's candidate neighbours among the layer's input points; batch 1 when shared.</param>
-    /// <param name="choice">(B, m, k) positions among the candidates of each cloud's neighbours, or null when the candidates are the neighbours.</param>
-    /// <param name="valid">(B or 1, m, k) whether each chosen neighbour really belongs to the neighbourhood.</param>
-    /// <param name="inBallCount">(B or 1, m) points inside the ball of each query (ball mode), for the radius update.</param>
-    public Neighbourhood(Tensor candidates, Tensor? choice, Tensor valid, Tensor? inBallCount)
-    {
-        Candidates = candidates;
-        Choice = choice;
-        Valid = valid;
-        InBallCount = inBallCount;
-    }
-
-    /// <summary>(B or 1, m, c) candidate neighbours of each query; batch 1 when every cloud shares them.</summary>
-    public Tensor Candidates { get; }
-
-    /// <summary>(B, m, k) positions of each cloud's neighbours among <see cref="Candidates"/>; null when all candidates are taken.</summary>
-    public Tensor? Choice { get; }
-
-    /// <summary>(B or 1, m, k) indices of the neighbours among the layer's input points (made on first use, in the caller's dispose scope).</summary>
-    public Tensor Indices => _indices ??= Choice is null ? Candidates : Candidates.expand(Choice.shape[0], -1, -1).gather(-1, Choice);
-
-    private Tensor? _indices;
-
-    /// <summary>(B or 1, m, k) whether each chosen neighbour really belongs to the neighbourhood.</summary>
-    public Tensor Valid { get; }
-
-    /// <summary>(B or 1, m) points inside the ball of each query (ball mode), for the radius update.</summary>
-    public Tensor? InBallCount { get; }
-
-    /// <summary>
-    /// (B or 1, m, c) how many valid neighbours of a batch of <paramref name="batchSize"/> clouds each (query,
-    /// candidate) pair is: 0 or 1 per cloud, summed over the clouds that share it.
-    /// </summary>
-    public Tensor PairUsage(long batchSize, ScalarType dtype)
-    {
-        if (Choice is null)
-        {
-            var used = Valid.to(dtype);
-            return Valid.shape[0] == batchSize ? used : used * (batchSize / Valid.shape[0]);
-        }
-        long m = Candidates.shape[1], c = Candidates.shape[2];
-        var slot = Choice + arange(m, dtype: ScalarType.Int64, device: Choice.device).mul_(c).view(1, m, 1);
-        return zeros(m * c, dtype: dtype, device: Choice.device)
-            .index_add_(0, slot.flatten(), Valid.expand(Choice.shape).to(dtype).flatten(), 1)
-            .view(1, m, c);
-    }
-}
-
-/// <summary>
 /// Neighbourhood selection (reference §2.3): a uniform random subset of the points within the layer's radius
 /// (ball mode), or the k nearest points (kNN mode), by the group distance.
 /// </summary>
 /// <remarks>
 /// Distances are computed for a block of query rows at a time and only the chosen indices are kept, so memory
-/// grows with N·k instead of N² (the original materialises all (B, N, N, D) pair features). When clouds and
-/// queries share their geometry (<see cref="LiftedCloud.SharesGeometry"/>), distances are computed once for the
-/// batch; in ball mode each query's in-ball points become its candidates and every cloud draws its own uniform
-/// subset of them, so the draws cover the ball instead of the whole cloud.
+/// grows with N·k instead of N² (the original materialises all (B, N, N, D) pair features). Three strategies give
+/// the same neighbourhoods: large kNN clouds with Euclidean coordinates go through a spatial grid (linear time);
+/// balls of groups with a Euclidean lower bound of their distance first drop the points the bound excludes; any
+/// other search compares every pair, once for the batch when clouds share their points
+/// (<see cref="LiftedCloud.SharesGeometry"/>). Every cloud draws its own uniform subset of each ball, at the
+/// points' own columns, so that a counter source chooses the same neighbours whichever strategy runs.
 /// </remarks>
 public static class Neighbourhoods
 {
@@ -108,60 +49,92 @@ public static class Neighbourhoods
             cloud = cloud.PerCloud();
             queries = queries.PerCloud();
         }
-        long batch = cloud.BatchSize, geometryBatch = cloud.Elements.shape[0], n = cloud.PointCount, m = queries.PointCount;
-        k = Math.Min(k, n);
-        long block = Math.Clamp(PairsPerBlock / Math.Max(1, geometryBatch * n), 1, Math.Max(1, m));
-        var columns = cloud.Mask.unsqueeze(1);                                        // (B or 1, 1, n)
-        if (radius is null && n >= SpatialGridMinPoints && cloud.Elements.device_type == TorchSharp.DeviceType.CPU
-            && group.EuclideanCoordinates(cloud.Elements, cloud.Orbits) is { } points
-            && group.EuclideanCoordinates(queries.Elements, queries.Orbits) is { } at
-            && cloud.Mask.sum(1).min().item<long>() >= k)
-        {
-            var nearest = stack(Enumerable.Range(0, (int)geometryBatch)
-                .Select(b => SpatialGrid.Nearest(points.Coordinates[b], cloud.Mask[b], at.Coordinates[b], k, PairsPerBlock)).ToList(), 0);
-            var chosen = columns.expand(geometryBatch, m, n).gather(-1, nearest) & queries.Mask.unsqueeze(-1);
-            return new Neighbourhood(nearest.MoveToOuterDisposeScope(), null, chosen.MoveToOuterDisposeScope(), null);
-        }
+        k = Math.Min(k, cloud.PointCount);
+        // The strategies that read sizes on the host (grid cubes, candidate counts) run on the CPU only, so that a GPU
+        // step never waits for the host.
+        bool onCpu = cloud.Elements.device_type == TorchSharp.DeviceType.CPU;
+        var chosen = radius is null
+            ? (onCpu ? NearestByGrid(group, cloud, queries, k) : null) ?? ByBlocks(group, cloud, queries, k, null, random, shared)
+            : (onCpu && !shared ? BallsByLowerBound(group, cloud, queries, k, radius, random) : null) ?? ByBlocks(group, cloud, queries, k, radius, random, shared);
+        return chosen.MoveToOuterDisposeScope();
+    }
 
+    /// <summary>Rows of queries per block, so that a block's (B, rows, n) tensors hold about <see cref="PairsPerBlock"/> entries.</summary>
+    private static long BlockRows(long batch, long n, long m) => Math.Clamp(PairsPerBlock / Math.Max(1, batch * n), 1, Math.Max(1, m));
+
+    /// <summary>
+    /// The k nearest points through <see cref="SpatialGrid"/>, for clouds of at least <see cref="SpatialGridMinPoints"/>
+    /// points with Euclidean coordinates and at least k real points each; null otherwise.
+    /// </summary>
+    private static Neighbourhood? NearestByGrid(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k)
+    {
+        long n = cloud.PointCount, m = queries.PointCount, geometryBatch = cloud.Elements.shape[0];
+        if (n < SpatialGridMinPoints
+            || group.EuclideanCoordinates(cloud.Elements, cloud.Orbits) is not { } points
+            || group.EuclideanCoordinates(queries.Elements, queries.Orbits) is not { } at
+            || cloud.Mask.sum(1).min().item<long>() < k)
+            return null;
+        var nearest = stack(Enumerable.Range(0, (int)geometryBatch)
+            .Select(b => SpatialGrid.Nearest(points.Coordinates[b], cloud.Mask[b], at.Coordinates[b], k, PairsPerBlock)).ToList(), 0);
+        var valid = cloud.Mask.unsqueeze(1).expand(geometryBatch, m, n).gather(-1, nearest) & queries.Mask.unsqueeze(-1);
+        return new Neighbourhood(nearest, null, valid, null);
+    }
+
+    /// <summary>
+    /// Balls of clouds that do not share their points, for groups with a Euclidean lower bound of their distance
+    /// (<see cref="LieGroup.DistanceLowerBound"/>); null otherwise. The points the bound excludes are dropped before
+    /// exact distances, draws and ranking. When the bound's coordinates are the same for every cloud (rotated lifts
+    /// of a fixed grid: only the rotations differ) the bound and the candidates are computed once for the batch.
+    /// </summary>
+    private static Neighbourhood? BallsByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor radius, RandomSource random)
+    {
+        if (group.DistanceLowerBound(cloud.Elements, cloud.Orbits) is not { } bound
+            || group.DistanceLowerBound(queries.Elements, queries.Orbits) is not { } queryBound)
+            return null;
+        long batch = cloud.BatchSize, n = cloud.PointCount, m = queries.PointCount;
+        var (points, at, columns, queryMask) = (bound.Coordinates, queryBound.Coordinates, cloud.Mask, queries.Mask);
+        if (batch > 1 && Same(points) && Same(at) && Same(columns) && Same(queryMask))
+            (points, at, columns, queryMask) = (points.narrow(0, 0, 1), at.narrow(0, 0, 1), columns.narrow(0, 0, 1), queryMask.narrow(0, 0, 1));
+        var reach = radius / bound.Scale;
+
+        var indices = new List<Tensor>();
+        var valid = new List<Tensor>();
+        var inBall = new List<Tensor>();
+        long block = BlockRows(batch, n, m);
+        for (long start = 0; start < m; start += block)
+        {
+            using var blockScope = NewDisposeScope();
+            long rows = Math.Min(block, m - start);
+            var possible = WithinBound(at.narrow(1, start, rows), points, reach)
+                .logical_and_(columns.unsqueeze(1)).logical_and_(queryMask.narrow(1, start, rows).unsqueeze(-1));
+            var (chosen, chosenValid, count) = BallFromCandidates(group, cloud, queries, start, rows, k, radius, random, possible);
+            indices.Add(chosen.MoveToOuterDisposeScope());
+            valid.Add(chosenValid.MoveToOuterDisposeScope());
+            inBall.Add(count.MoveToOuterDisposeScope());
+        }
+        return new Neighbourhood(cat(indices, 1), null, cat(valid, 1), cat(inBall, 1));
+    }
+
+    /// <summary>
+    /// Any group, any device: distances for a block of query rows against every point, then the k nearest, or a
+    /// random subset of each ball. Clouds that share their points are searched once for the batch, each query's
+    /// in-ball points becoming its candidates (on the CPU; on a GPU every point stays a candidate).
+    /// </summary>
+    private static Neighbourhood ByBlocks(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random, bool shared)
+    {
+        long batch = cloud.BatchSize, geometryBatch = cloud.Elements.shape[0], n = cloud.PointCount, m = queries.PointCount;
+        var columns = cloud.Mask.unsqueeze(1);                                        // (B or 1, 1, n)
         var candidates = new List<Tensor>();
         var choice = new List<Tensor>();
         var valid = new List<Tensor>();
         var inBall = new List<Tensor>();
-        // Per-cloud balls on the CPU are first narrowed by a cheap Euclidean lower bound of the distance, where the
-        // group has one: the exact distance, the draws and the ranking then cover each ball's few candidates instead
-        // of the whole cloud (the candidates' sizes are read on the host, hence CPU only).
-        var bound = radius is not null && !shared && cloud.Elements.device_type == TorchSharp.DeviceType.CPU
-            ? group.DistanceLowerBound(cloud.Elements, cloud.Orbits) : null;
-        var queryBound = bound is null ? null : group.DistanceLowerBound(queries.Elements, queries.Orbits);
-        Tensor? boundColumns = null, boundQueryMask = null;
-        if (bound is { } b && queryBound is { } qb)
-        {
-            // Rotated lifts of a fixed grid (SE(2) images) differ per cloud, but their positions — all the bound
-            // sees — do not: then the bound and the candidates are computed once for the batch.
-            (boundColumns, boundQueryMask) = (columns, queries.Mask);
-            if (batch > 1 && Same(b.Coordinates) && Same(qb.Coordinates) && Same(cloud.Mask) && Same(queries.Mask))
-            {
-                bound = (b.Coordinates.narrow(0, 0, 1), b.Scale);
-                queryBound = (qb.Coordinates.narrow(0, 0, 1), qb.Scale);
-                (boundColumns, boundQueryMask) = (columns.narrow(0, 0, 1), queries.Mask.narrow(0, 0, 1));
-            }
-        }
+        long block = BlockRows(geometryBatch, n, m);
         for (long start = 0; start < m; start += block)
         {
             // Each block's temporaries are freed before the next block: without this scope they would pile up to N².
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
             var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B or 1, rows, 1)
-            if (bound is { } lower && queryBound is { } queryLower)
-            {
-                var possible = WithinBound(queryLower.Coordinates.narrow(1, start, rows), lower.Coordinates, radius! / lower.Scale)
-                    .logical_and_(boundColumns!).logical_and_(boundQueryMask!.narrow(1, start, rows).unsqueeze(-1));
-                var (ball, ballValid, ballCount) = BallByLowerBound(group, cloud, queries, start, rows, k, radius!, random, possible);
-                candidates.Add(ball.MoveToOuterDisposeScope());
-                valid.Add(ballValid.MoveToOuterDisposeScope());
-                inBall.Add(ballCount.MoveToOuterDisposeScope());
-                continue;
-            }
             var distance = group.BlockDistance(
                 queries.Elements.narrow(1, start, rows), queries.Orbits.narrow(1, start, rows), cloud.Elements, cloud.Orbits);
             if (radius is null)
@@ -178,8 +151,8 @@ public static class Neighbourhoods
             {
                 // The in-ball points of each query (padded with out-of-ball ones up to the fullest ball, and to at
                 // least k) are its candidates: every cloud then draws among c instead of n points. Sizing them reads
-                // the fullest ball on the host, so on a GPU (no synchronisation inside a step) every point stays a
-                // candidate: the kernel network still runs once per pair for the whole batch.
+                // the fullest ball on the host, so on a GPU every point stays a candidate: the kernel network still
+                // runs once per pair for the whole batch.
                 if (distance.device_type == TorchSharp.DeviceType.CPU)
                 {
                     long c = Math.Max(k, count.max().item<long>());
@@ -199,10 +172,10 @@ public static class Neighbourhoods
             valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1
         }
         return new Neighbourhood(
-            PadAndConcatenate(candidates).MoveToOuterDisposeScope(),
-            choice.Count == 0 ? null : cat(choice, 1).MoveToOuterDisposeScope(),
-            cat(valid, 1).MoveToOuterDisposeScope(),
-            radius is null ? null : cat(inBall, 1).MoveToOuterDisposeScope());
+            PadAndConcatenate(candidates),
+            choice.Count == 0 ? null : cat(choice, 1),
+            cat(valid, 1),
+            radius is null ? null : cat(inBall, 1));
     }
 
     /// <summary>
@@ -212,7 +185,7 @@ public static class Neighbourhoods
     /// query draws among them at the candidates' own columns — the same draws, hence the same choice, as ranking
     /// every column.
     /// </summary>
-    private static (Tensor Indices, Tensor Valid, Tensor InBallCount) BallByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries,
+    private static (Tensor Indices, Tensor Valid, Tensor InBallCount) BallFromCandidates(LieGroup group, LiftedCloud cloud, LiftedCloud queries,
         long start, long rows, long k, Tensor radius, RandomSource random, Tensor possible)
     {
         long batch = cloud.BatchSize, n = cloud.PointCount, candidateBatch = possible.shape[0];
