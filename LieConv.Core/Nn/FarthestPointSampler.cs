@@ -33,6 +33,9 @@ public static class FarthestPointSampler
         var rank = draw.remainder(validCount.clamp_min(1));
         var current = (mask & (mask.cumsum(1) == rank + 1)).to(ScalarType.Int32).argmax(1, keepdim: true);
 
+        if (a.device_type == TorchSharp.DeviceType.CPU && group.EuclideanCoordinates(a, q) is { } euclidean)
+            return OnHost(euclidean.Coordinates, mask, current, count).MoveToOuterDisposeScope();
+
         var farthest = full(new[] { batch, n }, 1e8, dtype: a.dtype, device: a.device);
         var taken = full(new[] { batch, 1L }, double.NegativeInfinity, dtype: a.dtype, device: a.device);
         var chosen = new List<Tensor>((int)count);
@@ -47,5 +50,50 @@ public static class FarthestPointSampler
             current = farthest.argmax(1, keepdim: true).MoveToOuterDisposeScope();
         }
         return cat(chosen, 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same loop on the host, for groups whose distance is Euclidean in some coordinates (T(d), Trivial) on the
+    /// CPU: count steps of a dozen tensor operations each cost far more than the arithmetic itself on a small
+    /// cloud (a 648-point image: ~500 steps over its blocks), so a plain loop over the coordinates is several times
+    /// faster. Squared distances rank as the distances do; ties go to the first index, as argmax's do.
+    /// </summary>
+    private static Tensor OnHost(Tensor coordinates, Tensor mask, Tensor start, long count)
+    {
+        long batch = coordinates.shape[0], n = coordinates.shape[1], dim = coordinates.shape[2];
+        var x = coordinates.to(ScalarType.Float64).contiguous().data<double>().ToArray();
+        var real = mask.contiguous().data<bool>().ToArray();
+        var first = start.contiguous().data<long>().ToArray();
+        var chosen = new long[batch * count];
+        var farthest = new double[n];
+        for (long b = 0; b < batch; b++)
+        {
+            // Padding scores −100 so that valid points go first; taken points −∞ so none is taken twice.
+            for (long i = 0; i < n; i++) farthest[i] = real[b * n + i] ? 1e8 : -100;
+            long current = first[b];
+            for (long t = 0; t < count; t++)
+            {
+                chosen[b * count + t] = current;
+                long origin = (b * n + current) * dim, best = 0;
+                double bestScore = double.NegativeInfinity;
+                for (long i = 0; i < n; i++)
+                {
+                    if (real[b * n + i])
+                    {
+                        double squared = 0;
+                        for (long e = 0, at = (b * n + i) * dim; e < dim; e++)
+                        {
+                            double delta = x[at + e] - x[origin + e];
+                            squared += delta * delta;
+                        }
+                        if (squared < farthest[i]) farthest[i] = squared;
+                    }
+                    if (i == current) farthest[i] = double.NegativeInfinity;
+                    if (farthest[i] > bestScore) (bestScore, best) = (farthest[i], i);
+                }
+                current = best;
+            }
+        }
+        return tensor(chosen, new[] { batch, count }, device: coordinates.device);
     }
 }

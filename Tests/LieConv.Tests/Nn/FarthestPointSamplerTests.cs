@@ -66,6 +66,29 @@ public class FarthestPointSamplerTests : SingleThreadedFixture
         }
     }
 
+    [TestCase("SO2(.2)")]
+    [TestCase("SE2(.2)")]
+    [TestCase("Trivial(2)")]
+    public void Sequence_IsTheGreedyFarthestPointOrder_ByTheGroupDistance(string spec)
+    {
+        // The tensor loop (SO2, SE2) and the host loop (Trivial: Euclidean coordinates) against the definition, with
+        // distances from the group itself.
+        var group = LieGroup.Parse(spec);
+        manual_seed(9);
+        var clouds = RandomClouds(2, 20, 2, 1);
+        var cloud = LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, clouds.Mask, 1, RandomSource.Counter(5));
+        var picks = Indices(FarthestPointSampler.Sample(group, cloud, 8, RandomSource.Counter(3)));
+        var distance = Values(group.PairDistance(cloud.Elements.unsqueeze(2), cloud.Orbits.unsqueeze(2), cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1)));
+        for (int b = 0; b < 2; b++)
+        {
+            var chosen = new List<long> { picks[b * 8] };
+            while (chosen.Count < 8)
+                chosen.Add(Enumerable.Range(0, 20).Where(i => !chosen.Contains(i))
+                    .OrderByDescending(i => chosen.Min(c => distance[(b * 20 + i) * 20 + c])).First());
+            Assert.That(picks.Skip(b * 8).Take(8).ToArray(), Is.EqualTo(chosen.ToArray()), $"cloud {b}");
+        }
+    }
+
     [Test]
     public void ValidPointsAreNeverRepeated_AndExcessPicksPointAtPadding()
     {
