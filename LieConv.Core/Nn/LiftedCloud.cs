@@ -48,16 +48,19 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     /// <remarks>
     /// Padding rows are zeroed first, so whatever they held (NaN padding included) cannot reach a real point. When
     /// every cloud has the same points and mask (images as point sets) and the lift draws nothing, the points are
-    /// lifted once and held with batch size 1 (<see cref="SharesGeometry"/>). That is checked on the CPU only: on a
-    /// GPU the check would cost a host synchronisation in every step.
+    /// lifted once and held with batch size 1 (<see cref="SharesGeometry"/>) — unless gradients flow to the
+    /// coordinates. That is checked on the CPU only: on a GPU the check would cost a host synchronisation in every
+    /// step.
     /// </remarks>
     public static LiftedCloud Lift(LieGroup group, Tensor coordinates, Tensor values, Tensor mask, int liftSamples, Runtime.RandomSource? random)
     {
         var real = mask.unsqueeze(-1);
         coordinates = where(real, coordinates, zeros_like(coordinates));
         values = where(real, values, zeros_like(values));
+        // Not when gradients flow to the coordinates (Hamiltonian networks differentiate by the positions): each
+        // cloud must keep its own.
         if (coordinates.shape[0] > 1 && !group.HasRandomLift && coordinates.device_type == TorchSharp.DeviceType.CPU
-            && (mask == mask.narrow(0, 0, 1)).all().item<bool>() && (coordinates == coordinates.narrow(0, 0, 1)).all().item<bool>())
+            && !coordinates.requires_grad && (mask == mask.narrow(0, 0, 1)).all().item<bool>() && (coordinates == coordinates.narrow(0, 0, 1)).all().item<bool>())
         {
             coordinates = coordinates.narrow(0, 0, 1);
             mask = mask.narrow(0, 0, 1);

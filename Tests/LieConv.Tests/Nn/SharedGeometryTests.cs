@@ -153,6 +153,14 @@ public class SharedGeometryTests : SingleThreadedFixture
         var moved = one.Coordinates.expand(3, -1, -1).clone();
         moved[2, 4, 1] = tensor(7f);
         Assert.That(LiftedCloud.Lift(new Translations(2), moved, randn(3, N, 1), one.Mask.expand(3, -1), 1, null).SharesGeometry, Is.False);
+        // Gradients by the coordinates (Hamiltonian networks) need every cloud's own points.
+        var tracked = one.Coordinates.expand(3, -1, -1).clone().requires_grad_(true);
+        var lifted = LiftedCloud.Lift(new Translations(2), tracked, randn(3, N, 1), one.Mask.expand(3, -1), 1, null);
+        Assert.That(lifted.SharesGeometry, Is.False);
+        var perCloud = autograd.grad(new[] { lifted.Elements.select(0, 2).sum() }, new[] { tracked })[0];
+        Assert.That(Values(perCloud.select(0, 2).sum())[0], Is.EqualTo(2.0 * N).Within(1e-6), "cloud 2's own positions");
+        Assert.That(Values(perCloud.select(0, 0).abs().sum())[0], Is.EqualTo(0), "not cloud 0's");
+
         var masked = one.Mask.expand(3, -1).clone();
         masked[1, 0] = tensor(false);
         Assert.That(LiftedCloud.Lift(new Translations(2), one.Coordinates.expand(3, -1, -1), randn(3, N, 1), masked, 1, null).SharesGeometry, Is.False);
