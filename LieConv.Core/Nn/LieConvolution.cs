@@ -76,11 +76,9 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         // The kernel network runs once per (query, candidate) pair — once for the whole batch when clouds share
         // their points — with batch-norm statistics weighted by how many neighbourhoods use each pair, which are
         // the statistics of running it on every neighbour of every cloud.
-        var candidates = neighbourhood.Candidates;
-        var pairs = Group.PairFeatures(at.Elements.unsqueeze(2), at.Orbits.unsqueeze(2),
-            LiftedCloud.Gather(cloud.Elements, candidates), LiftedCloud.Gather(cloud.Orbits, candidates));   // (B or 1, m, c, D)
-        var kernel = weightnet.forward(pairs, neighbourhood.PairUsage(cloud.BatchSize, pairs.dtype));    // (B or 1, m, c, 16)
-        if (neighbourhood.Choice is { } choice) kernel = ChooseRows(kernel, choice);                     // (B, m, k, 16)
+        var kernel = neighbourhood.Choice is { } choice && neighbourhood.InBallCandidatesFirst && CompactKernelTables
+            ? CompactKernel(cloud, at, neighbourhood, choice)
+            : Kernel(cloud, at, neighbourhood);                                                          // (B or 1, m, k, 16)
         var mask = neighbourhood.Valid;                                                                  // (B or 1, m, k)
         kernel = kernel * mask.unsqueeze(-1).to(kernel.dtype);
         // Values need no mask of their own: the kernel is already 0 at invalid neighbours and values are finite
@@ -93,6 +91,42 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         if (Settings.Mean) output = output / mask.sum(-1, keepdim: true).clamp_min(1);
         output = output * at.Mask.unsqueeze(-1).to(output.dtype);
         return reusable ? at.WithValues(output) with { Nearest = new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) } : at.WithValues(output);
+    }
+
+    /// <summary>Whether shared balls run the kernel network on their in-ball candidates only (off: on every padded slot too).</summary>
+    internal static bool CompactKernelTables { get; set; } = true;
+
+    /// <summary>Kernel values of every neighbour, from the kernel network on every (query, candidate) slot.</summary>
+    private Tensor Kernel(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)
+    {
+        var candidates = neighbourhood.Candidates;
+        var pairs = Group.PairFeatures(at.Elements.unsqueeze(2), at.Orbits.unsqueeze(2),
+            LiftedCloud.Gather(cloud.Elements, candidates), LiftedCloud.Gather(cloud.Orbits, candidates));   // (B or 1, m, c, D)
+        var kernel = weightnet.forward(pairs, neighbourhood.PairUsage(cloud.BatchSize, pairs.dtype));    // (B or 1, m, c, 16)
+        return neighbourhood.Choice is { } choice ? ChooseRows(kernel, choice) : kernel;
+    }
+
+    /// <summary>
+    /// Kernel values of every neighbour of shared balls, from the kernel network on the in-ball candidates only:
+    /// balls differ in size, and padding every query's table to the fullest ball wastes up to half of it.
+    /// </summary>
+    private Tensor CompactKernel(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood, Tensor choice)
+    {
+        var candidates = neighbourhood.Candidates;                                                       // (1, m, c)
+        long m = candidates.shape[1], c = candidates.shape[2];
+        var usable = (arange(c, device: candidates.device).view(1, 1, c) < neighbourhood.InBallCount!.unsqueeze(-1)).flatten();
+        var slots = usable.nonzero().squeeze(1);                                                         // (P) of m·c
+        if (slots.shape[0] == 0) return Kernel(cloud, at, neighbourhood);
+        var query = slots.div(c, rounding_mode: RoundingMode.floor);
+        var point = candidates.flatten().index_select(0, slots);
+        var pairs = Group.PairFeatures(at.Elements[0].index_select(0, query), at.Orbits[0].index_select(0, query),
+            cloud.Elements[0].index_select(0, point), cloud.Orbits[0].index_select(0, point));          // (P, D)
+        // Table row of each chosen slot; a slot beyond its ball is never valid, any row will do.
+        var rowOfSlot = usable.to(ScalarType.Int64).cumsum(0).sub_(1).clamp_min_(0);
+        var chosen = rowOfSlot.index_select(0, (choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1)).flatten());
+        var usage = zeros(slots.shape[0], dtype: pairs.dtype, device: pairs.device)
+            .index_add_(0, chosen, neighbourhood.Valid.expand(choice.shape).to(pairs.dtype).flatten(), 1);
+        return weightnet.forward(pairs, usage).index_select(0, chosen).view(choice.shape[0], m, choice.shape[2], WeightNet.OutputWidth);
     }
 
     /// <summary>Rows (B, m, k, ·) of a per-query table (1, m, c, ·) at the positions <paramref name="choice"/> (B, m, k).</summary>

@@ -29,7 +29,7 @@ public sealed class Neighbourhood
 
     /// <summary>The same neighbourhood with its tensors moved out of the current dispose scope.</summary>
     internal Neighbourhood MoveToOuterDisposeScope() => new(Candidates.MoveToOuterDisposeScope(), Choice?.MoveToOuterDisposeScope(),
-        Valid.MoveToOuterDisposeScope(), InBallCount?.MoveToOuterDisposeScope());
+        Valid.MoveToOuterDisposeScope(), InBallCount?.MoveToOuterDisposeScope()) { InBallCandidatesFirst = InBallCandidatesFirst };
 
     /// <summary>(B or 1, m, c) candidate neighbours of each query; batch 1 when every cloud shares them.</summary>
     public Tensor Candidates { get; }
@@ -47,6 +47,12 @@ public sealed class Neighbourhood
 
     /// <summary>(B or 1, m) points inside the ball of each query (ball mode), for the radius update.</summary>
     public Tensor? InBallCount { get; }
+
+    /// <summary>
+    /// Whether each query's in-ball points come first among its shared candidates, so that only its first
+    /// <see cref="InBallCount"/> candidates can ever be chosen (shared balls on the CPU); the rest is padding.
+    /// </summary>
+    public bool InBallCandidatesFirst { get; init; }
 
     /// <summary>
     /// (B or 1, m, c) how many valid neighbours of a batch of <paramref name="batchSize"/> clouds each (query,

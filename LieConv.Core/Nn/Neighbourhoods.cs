@@ -175,7 +175,10 @@ public static class Neighbourhoods
             PadAndConcatenate(candidates),
             choice.Count == 0 ? null : cat(choice, 1),
             cat(valid, 1),
-            radius is null ? null : cat(inBall, 1));
+            radius is null ? null : cat(inBall, 1))
+        {
+            InBallCandidatesFirst = shared && radius is not null && cloud.Elements.device_type == TorchSharp.DeviceType.CPU,
+        };
     }
 
     /// <summary>
