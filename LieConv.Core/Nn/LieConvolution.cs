@@ -76,9 +76,7 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         // The kernel network runs once per (query, candidate) pair — once for the whole batch when clouds share
         // their points — with batch-norm statistics weighted by how many neighbourhoods use each pair, which are
         // the statistics of running it on every neighbour of every cloud.
-        var kernel = neighbourhood.Choice is { } choice && neighbourhood.InBallCandidatesFirst && CompactKernelTables
-            ? CompactKernel(cloud, at, neighbourhood, choice)
-            : Kernel(cloud, at, neighbourhood);                                                          // (B or 1, m, k, 16)
+        var kernel = neighbourhood.Choice is null ? Kernel(cloud, at, neighbourhood) : SharedKernel(cloud, at, neighbourhood);  // (B or 1, m, k, 16)
         var mask = neighbourhood.Valid;                                                                  // (B or 1, m, k)
         kernel = kernel * mask.unsqueeze(-1).to(kernel.dtype);
         // Values need no mask of their own: the kernel is already 0 at invalid neighbours and values are finite
@@ -96,45 +94,41 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
     /// <summary>Whether shared balls run the kernel network on their in-ball candidates only (off: on every padded slot too).</summary>
     internal static bool CompactKernelTables { get; set; } = true;
 
-    /// <summary>Kernel values of every neighbour, from the kernel network on every (query, candidate) slot.</summary>
+    /// <summary>Kernel values (B or 1, m, k, 16) of neighbours that are the candidates themselves.</summary>
     private Tensor Kernel(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)
     {
         var candidates = neighbourhood.Candidates;
         var pairs = Group.PairFeatures(at.Elements.unsqueeze(2), at.Orbits.unsqueeze(2),
-            LiftedCloud.Gather(cloud.Elements, candidates), LiftedCloud.Gather(cloud.Orbits, candidates));   // (B or 1, m, c, D)
-        var kernel = weightnet.forward(pairs, neighbourhood.PairUsage(cloud.BatchSize, pairs.dtype));    // (B or 1, m, c, 16)
-        return neighbourhood.Choice is { } choice ? ChooseRows(kernel, choice) : kernel;
+            LiftedCloud.Gather(cloud.Elements, candidates), LiftedCloud.Gather(cloud.Orbits, candidates));   // (B or 1, m, k, D)
+        return weightnet.forward(pairs, neighbourhood.PairUsage(cloud.BatchSize, pairs.dtype));
     }
 
     /// <summary>
-    /// Kernel values of every neighbour of shared balls, from the kernel network on the in-ball candidates only:
-    /// balls differ in size, and padding every query's table to the fullest ball wastes up to half of it.
+    /// Kernel values (B, m, k, 16) of neighbours that each cloud chose among shared candidates: the kernel network
+    /// runs once on the (query, candidate) slots and each cloud reads its rows. Balls differ in size, so when the
+    /// in-ball candidates come first only those slots are evaluated, not the padding up to the fullest ball.
     /// </summary>
-    private Tensor CompactKernel(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood, Tensor choice)
+    private Tensor SharedKernel(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)
     {
-        var candidates = neighbourhood.Candidates;                                                       // (1, m, c)
+        var (candidates, choice) = (neighbourhood.Candidates, neighbourhood.Choice!);                   // (1, m, c), (B, m, k)
         long m = candidates.shape[1], c = candidates.shape[2];
-        var usable = (arange(c, device: candidates.device).view(1, 1, c) < neighbourhood.InBallCount!.unsqueeze(-1)).flatten();
-        var slots = usable.nonzero().squeeze(1);                                                         // (P) of m·c
-        if (slots.shape[0] == 0) return Kernel(cloud, at, neighbourhood);
-        var query = slots.div(c, rounding_mode: RoundingMode.floor);
-        var point = candidates.flatten().index_select(0, slots);
+        var chosen = neighbourhood.ChosenSlots();                                                        // (B·m·k) of m·c
+        var usage = neighbourhood.PairUsage(cloud.BatchSize, at.Elements.dtype).flatten();              // (m·c)
+        var query = arange(m, dtype: ScalarType.Int64, device: candidates.device).repeat_interleave(c);
+        var point = candidates.flatten();
+        var usable = neighbourhood.InBallCandidatesFirst && CompactKernelTables
+            ? (arange(c, device: candidates.device).view(1, 1, c) < neighbourhood.InBallCount!.unsqueeze(-1)).flatten()
+            : null;
+        var slots = usable?.nonzero().squeeze(1);
+        if (usable is not null && slots!.shape[0] > 0)   // no ball holds a point only if every query is padding
+        {
+            (query, point, usage) = (query.index_select(0, slots), point.index_select(0, slots), usage.index_select(0, slots));
+            // Table row of each chosen slot; a slot beyond its ball is never valid, any row will do.
+            chosen = usable.to(ScalarType.Int64).cumsum(0).sub_(1).clamp_min_(0).index_select(0, chosen);
+        }
         var pairs = Group.PairFeatures(at.Elements[0].index_select(0, query), at.Orbits[0].index_select(0, query),
             cloud.Elements[0].index_select(0, point), cloud.Orbits[0].index_select(0, point));          // (P, D)
-        // Table row of each chosen slot; a slot beyond its ball is never valid, any row will do.
-        var rowOfSlot = usable.to(ScalarType.Int64).cumsum(0).sub_(1).clamp_min_(0);
-        var chosen = rowOfSlot.index_select(0, (choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1)).flatten());
-        var usage = zeros(slots.shape[0], dtype: pairs.dtype, device: pairs.device)
-            .index_add_(0, chosen, neighbourhood.Valid.expand(choice.shape).to(pairs.dtype).flatten(), 1);
         return weightnet.forward(pairs, usage).index_select(0, chosen).view(choice.shape[0], m, choice.shape[2], WeightNet.OutputWidth);
-    }
-
-    /// <summary>Rows (B, m, k, ·) of a per-query table (1, m, c, ·) at the positions <paramref name="choice"/> (B, m, k).</summary>
-    private static Tensor ChooseRows(Tensor table, Tensor choice)
-    {
-        long m = table.shape[1], c = table.shape[2];
-        var rows = choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1);
-        return table.reshape(m * c, table.shape[3]).index_select(0, rows.flatten()).view(choice.shape[0], m, choice.shape[2], table.shape[3]);
     }
 
     /// <summary>

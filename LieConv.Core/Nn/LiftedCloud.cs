@@ -60,7 +60,7 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
         // Not when gradients flow to the coordinates (Hamiltonian networks differentiate by the positions): each
         // cloud must keep its own.
         if (coordinates.shape[0] > 1 && !group.HasRandomLift && coordinates.device_type == TorchSharp.DeviceType.CPU
-            && !coordinates.requires_grad && (mask == mask.narrow(0, 0, 1)).all().item<bool>() && (coordinates == coordinates.narrow(0, 0, 1)).all().item<bool>())
+            && !coordinates.requires_grad && SameForEveryCloud(mask) && SameForEveryCloud(coordinates))
         {
             coordinates = coordinates.narrow(0, 0, 1);
             mask = mask.narrow(0, 0, 1);
@@ -69,6 +69,9 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
         return new LiftedCloud(lifted.Elements, lifted.Orbits,
             values.repeat_interleave(lifted.LiftSamples, dim: 1), mask.repeat_interleave(lifted.LiftSamples, dim: 1));
     }
+
+    /// <summary>Whether every cloud's slice (axis 0) of <paramref name="t"/> equals the first's (read on the host).</summary>
+    internal static bool SameForEveryCloud(Tensor t) => (t == t.narrow(0, 0, 1)).all().item<bool>();
 
     /// <summary>The same cloud with other features.</summary>
     public LiftedCloud WithValues(Tensor values) => this with { Values = values };

@@ -66,9 +66,16 @@ public sealed class Neighbourhood
             return Valid.shape[0] == batchSize ? used : used * (batchSize / Valid.shape[0]);
         }
         long m = Candidates.shape[1], c = Candidates.shape[2];
-        var slot = Choice + arange(m, dtype: ScalarType.Int64, device: Choice.device).mul_(c).view(1, m, 1);
         return zeros(m * c, dtype: dtype, device: Choice.device)
-            .index_add_(0, slot.flatten(), Valid.expand(Choice.shape).to(dtype).flatten(), 1)
+            .index_add_(0, ChosenSlots(), Valid.expand(Choice.shape).to(dtype).flatten(), 1)
             .view(1, m, c);
+    }
+
+    /// <summary>(B·m·k) the position of each cloud's chosen neighbour among the m·c shared (query, candidate) slots.</summary>
+    internal Tensor ChosenSlots()
+    {
+        var choice = Choice ?? throw new InvalidOperationException("Only shared candidates are chosen among.");
+        long m = Candidates.shape[1], c = Candidates.shape[2];
+        return (choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1)).flatten();
     }
 }

@@ -93,7 +93,7 @@ public static class Neighbourhoods
             return null;
         long batch = cloud.BatchSize, n = cloud.PointCount, m = queries.PointCount;
         var (points, at, columns, queryMask) = (bound.Coordinates, queryBound.Coordinates, cloud.Mask, queries.Mask);
-        if (batch > 1 && Same(points) && Same(at) && Same(columns) && Same(queryMask))
+        if (batch > 1 && new[] { points, at, columns, queryMask }.All(LiftedCloud.SameForEveryCloud))
             (points, at, columns, queryMask) = (points.narrow(0, 0, 1), at.narrow(0, 0, 1), columns.narrow(0, 0, 1), queryMask.narrow(0, 0, 1));
         var reach = radius / bound.Scale;
 
@@ -225,8 +225,6 @@ public static class Neighbourhoods
         var margin = 1e-5 * (xx.max() + yy.max()) + 1e-12;
         return squared < reach.square() + margin;
     }
-
-    private static bool Same(Tensor t) => (t == t.narrow(0, 0, 1)).all().item<bool>();
 
     /// <summary>Blocks of candidates (·, rows, c_b) side by side along the query axis, each padded to the widest.</summary>
     /// <remarks>Padding repeats a block's first column: it lies beyond every chosen slot, so nothing ever uses it.</remarks>

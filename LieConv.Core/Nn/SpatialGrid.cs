@@ -49,8 +49,8 @@ internal static class SpatialGrid
         for (int e = dim - 1; e >= 0; e--) { strides[e] = next; next *= counts[e]; }   // < 1e15: no overflow
         var stride = tensor(strides, device: x.device);
 
-        var cellOf = ((x - low) / side).floor().to(ScalarType.Int64).minimum(cellsPerAxis - 1);
-        var (sortedIds, order) = (cellOf * stride).sum(-1).sort();
+        Tensor CellOf(Tensor t) => ((t - low) / side).floor().to(ScalarType.Int64).clamp_min(0).minimum(cellsPerAxis - 1);
+        var (sortedIds, order) = (CellOf(x) * stride).sum(-1).sort();
         var sorted = x.index_select(0, order).to(points.dtype);                     // points in cube order
 
         // Cubes adjacent along the last axis have consecutive ids, so a query's 3^E cubes are 3^(E-1) runs of three
@@ -58,7 +58,7 @@ internal static class SpatialGrid
         var offsets = dim == 1 ? zeros(1, 1, dtype: ScalarType.Int64, device: x.device)
             : cartesian_prod(Enumerable.Repeat(tensor(new long[] { -1, 0, 1 }, device: x.device), dim - 1).Append(zeros(1, dtype: ScalarType.Int64, device: x.device)).ToArray()).view(-1, dim);
         long runs = offsets.shape[0];
-        var queryCell = ((q - low) / side).floor().to(ScalarType.Int64).minimum(cellsPerAxis - 1).clamp_min(0);
+        var queryCell = CellOf(q);
         var (first, length) = Runs(queryCell, offsets, cellsPerAxis, stride, sortedIds);          // (m, runs) each
         // Points outside the searched cubes are farther than the nearest face of the block on a side where cubes
         // remain beyond it (none lie past the first and last cubes): a neighbour within that distance is certainly
@@ -124,7 +124,7 @@ internal static class SpatialGrid
     }
 
     /// <summary>k nearest rows of <paramref name="x"/> for each row of <paramref name="q"/>, by blocks of queries.</summary>
-    private static Tensor BruteForce(Tensor x, Tensor q, long k, long pairsPerBlock = 1L << 22)
+    private static Tensor BruteForce(Tensor x, Tensor q, long k, long pairsPerBlock)
     {
         long rows = Math.Max(1, pairsPerBlock / Math.Max(1, x.shape[0]));
         var parts = new List<Tensor>();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LieConv.Training;
 using ScottPlot;
 using Spectre.Console;
@@ -17,10 +18,13 @@ public sealed class TrainingReport(IAnsiConsole console)
 
     /// <summary>
     /// Runs <paramref name="train"/>, which must pass the callback it is given to the trainer's <c>Progress</c> option,
-    /// under a progress bar of <paramref name="totalSteps"/> optimiser steps.
+    /// under a progress bar of the optimiser steps that <paramref name="epochs"/> over <paramref name="examples"/> in
+    /// batches of <paramref name="batchSize"/> take; returns the trained result and the seconds it took.
     /// </summary>
-    public T Run<T>(string title, long totalSteps, Func<Action<TrainingProgress>, T> train)
+    public (T Result, double Seconds) Run<T>(string title, long examples, int batchSize, int epochs, Func<Action<TrainingProgress>, T> train)
     {
+        long totalSteps = epochs * ((examples + batchSize - 1) / batchSize);
+        var clock = Stopwatch.StartNew();
         T result = default!;
         console.Progress()
             .AutoClear(false)
@@ -44,7 +48,7 @@ public sealed class TrainingReport(IAnsiConsole console)
                 });
                 task.Value = task.MaxValue;
             });
-        return result;
+        return (result, clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>Writes a PNG of the training loss per epoch (and each validation metric on its own axis) to <paramref name="path"/>.</summary>

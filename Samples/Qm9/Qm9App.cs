@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using LieConv.Datasets.Download;
 using LieConv.Datasets.Io;
 using LieConv.Datasets.Qm9;
@@ -111,14 +110,11 @@ public static class Qm9App
         var pipeline = featurize.Append(ml.Regression.Trainers.LieConv(trainer));
 
         var report = new TrainingReport(console);
-        var clock = Stopwatch.StartNew();
-        long steps = (long)epochs * ((train.Count + batchSize - 1) / batchSize);
-        var model = report.Run($"QM9 {Qm9Targets.Name(target)} {network.Group}", steps, progress =>
+        var (model, trainSeconds) = report.Run($"QM9 {Qm9Targets.Name(target)} {network.Group}", train.Count, batchSize, epochs, progress =>
         {
             trainer.Progress = progress;
             return pipeline.Fit(trainView);
         });
-        double trainSeconds = clock.Elapsed.TotalSeconds;
 
         var testView = ml.Data.LoadFromEnumerable(test);
         var metrics = ml.Regression.Evaluate(model.Transform(testView));

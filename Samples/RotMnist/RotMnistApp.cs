@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using LieConv.Datasets.RotMnist;
 using LieConv.MLNet;
 using LieConv.Models;
@@ -75,14 +74,11 @@ public static class RotMnistApp
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 
         var report = new TrainingReport(console);
-        var clock = Stopwatch.StartNew();
-        long steps = (long)epochs * ((train.Count + batchSize - 1) / batchSize);
-        var model = report.Run($"RotMNIST {network.Group}", steps, progress =>
+        var (model, trainSeconds) = report.Run($"RotMNIST {network.Group}", train.Count, batchSize, epochs, progress =>
         {
             trainer.Progress = progress;
             return pipeline.Fit(trainView);
         });
-        double trainSeconds = clock.Elapsed.TotalSeconds;
 
         var testView = ml.Data.LoadFromEnumerable(test);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(testView));

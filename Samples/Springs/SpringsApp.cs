@@ -150,9 +150,7 @@ public static class SpringsApp
         string groupText = spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.GroupSpec : "none";
         console.MarkupLine(Markup.Escape($"{spec.Network}: k {spec.EffectiveChannels}, {spec.EffectiveLayers} layers, group {groupText}; " +
             $"{trainCount} train / {validationCount} val / {testCount} test systems, {epochs} epochs, batch {batchSize}, lr {SampleOptions.Format(learningRate)}"));
-        long steps = (long)epochs * ((trainCount + batchSize - 1) / batchSize);
-        clock.Restart();
-        var model = report.Run($"{spec.Network}", steps, progress => ml.Regression.Trainers.LieConvDynamics(new LieConvDynamicsTrainer.Options
+        var (model, trainSeconds) = report.Run($"{spec.Network}", trainCount, batchSize, epochs, progress => ml.Regression.Trainers.LieConvDynamics(new LieConvDynamicsTrainer.Options
         {
             Network = spec.Network.ToString(),
             Particles = spec.Particles,
@@ -176,7 +174,6 @@ public static class SpringsApp
             Device = parsed.GetValue(options.Device),
             Seed = seed,
         }).Fit(train));
-        double trainSeconds = clock.Elapsed.TotalSeconds;
 
         try
         {
