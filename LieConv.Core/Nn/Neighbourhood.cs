@@ -71,11 +71,16 @@ public sealed class Neighbourhood
             .view(1, m, c);
     }
 
-    /// <summary>(B·m·k) the position of each cloud's chosen neighbour among the m·c shared (query, candidate) slots.</summary>
+    /// <summary>
+    /// (B·m·k) the position of each cloud's chosen neighbour among the m·c shared (query, candidate) slots (made on
+    /// first use, in the caller's dispose scope; read by <see cref="PairUsage"/> and the kernel table lookup).
+    /// </summary>
     internal Tensor ChosenSlots()
     {
         var choice = Choice ?? throw new InvalidOperationException("Only shared candidates are chosen among.");
         long m = Candidates.shape[1], c = Candidates.shape[2];
-        return (choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1)).flatten();
+        return _chosenSlots ??= (choice + arange(m, dtype: ScalarType.Int64, device: choice.device).mul_(c).view(1, m, 1)).flatten();
     }
+
+    private Tensor? _chosenSlots;
 }

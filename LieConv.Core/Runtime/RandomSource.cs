@@ -62,30 +62,36 @@ public abstract class RandomSource
 
         public override Tensor Uniform(long[] shape, ScalarType dtype, Device device, long[]? offsets)
         {
-            // Hash the seed, then fold in each within-cloud axis index in turn (broadcast): a counter-based
-            // generator with 32-bit state kept in int64 so that no product overflows.
-            var state = tensor(Mix(seed & Mask32 ^ (seed >> 32) * 0x9E3779B1L & Mask32), dtype: ScalarType.Int64, device: device);
-            for (int axis = 1; axis < shape.Length; axis++)
+            // Each within-cloud axis index as an arange viewed along its axis (broadcast).
+            var indices = Enumerable.Range(1, shape.Length - 1).Select(axis =>
             {
                 long start = offsets?[axis] ?? 0;
-                var index = arange(start, start + shape[axis], dtype: ScalarType.Int64, device: device);
                 var view = Enumerable.Repeat(1L, shape.Length).ToArray();
                 view[axis] = shape[axis];
-                state = Hash((state ^ index.view(view)) + axis);
-            }
-            var bits = ShiftRight(state.expand(shape), 8);             // 24 bits: exact in float32
-            return (bits.to(ScalarType.Float64) / (1 << 24)).to(dtype);
+                return arange(start, start + shape[axis], dtype: ScalarType.Int64, device: device).view(view);
+            });
+            return Draw(indices, shape, dtype, device);
         }
 
         public override Tensor UniformAt(long batch, Tensor columns, long rowOffset, ScalarType dtype)
         {
             // As Uniform on (batch, rows, n) with offsets (0, rowOffset, 0), with the column positions given.
-            var device = columns.device;
             long rows = columns.shape[1];
+            var rowIndex = arange(rowOffset, rowOffset + rows, dtype: ScalarType.Int64, device: columns.device).view(1, rows, 1);
+            return Draw([rowIndex, columns.to(ScalarType.Int64)], [batch, rows, columns.shape[2]], dtype, columns.device);
+        }
+
+        /// <summary>
+        /// Uniform draws of <paramref name="shape"/> from the seed with the within-cloud axis indices (broadcastable to
+        /// it, axis 1 first) folded in turn: a counter-based generator with 32-bit state kept in int64 so that no
+        /// product overflows.
+        /// </summary>
+        private Tensor Draw(IEnumerable<Tensor> axisIndices, long[] shape, ScalarType dtype, Device device)
+        {
             var state = tensor(Mix(seed & Mask32 ^ (seed >> 32) * 0x9E3779B1L & Mask32), dtype: ScalarType.Int64, device: device);
-            state = Hash((state ^ arange(rowOffset, rowOffset + rows, dtype: ScalarType.Int64, device: device).view(1, rows, 1)) + 1);
-            state = Hash((state ^ columns.to(ScalarType.Int64)) + 2);
-            var bits = ShiftRight(state.expand(batch, rows, columns.shape[2]), 8);
+            int axis = 1;
+            foreach (var index in axisIndices) state = Hash((state ^ index) + axis++);
+            var bits = ShiftRight(state.expand(shape), 8);             // 24 bits: exact in float32
             return (bits.to(ScalarType.Float64) / (1 << 24)).to(dtype);
         }
 
