@@ -81,11 +81,19 @@ public sealed class BottleBlock : nn.Module<LiftedCloud, LiftedCloud>
     public override LiftedCloud forward(LiftedCloud cloud)
     {
         var queries = ChooseQueries(cloud);
-        var h = Normalise(norm_in, cloud.Values, cloud.Mask);
+        // The point-wise layers run on real points only where clouds are padded (RealRows); the convolution reads
+        // its input spread back over the padded batch, zero at the padding.
+        var real = RealRows.Of(cloud.Mask, cloud.BatchSize);
+        var (h, mask) = real is null ? (cloud.Values, cloud.Mask) : (real.Pack(cloud.Values), real.Mask);
+        h = Normalise(norm_in, h, mask);
         h = reduce.forward(_activation.Apply(h));
-        h = _activation.Apply(Normalise(norm_mid, h, cloud.Mask));
-        var convolved = conv.forward(cloud.WithValues(h), queries);
-        var output = expand.forward(_activation.Apply(Normalise(norm_out, convolved.Values, convolved.Mask)));
+        h = _activation.Apply(Normalise(norm_mid, h, mask));
+        var convolved = conv.forward(cloud.WithValues(real is null ? h : real.Unpack(h)), queries);
+
+        var realOut = queries is null ? real : RealRows.Of(convolved.Mask, convolved.BatchSize);
+        (h, mask) = realOut is null ? (convolved.Values, convolved.Mask) : (realOut.Pack(convolved.Values), realOut.Mask);
+        var output = expand.forward(_activation.Apply(Normalise(norm_out, h, mask)));
+        if (realOut is not null) output = realOut.Unpack(output);
 
         var shortcut = queries is null ? cloud.Values : LiftedCloud.Gather(cloud.Values, queries);
         output = output + nn.functional.pad(shortcut, new[] { 0L, OutChannels - InChannels });

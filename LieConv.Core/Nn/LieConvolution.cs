@@ -73,6 +73,17 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
             : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
         if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
 
+        // Padded clouds convolve at their real queries only (RealRows): one cloud of R queries over the batch's points.
+        var real = neighbourhood.Choice is null && neighbourhood.Candidates.shape[0] == cloud.BatchSize ? RealRows.Of(at.Mask, at.BatchSize) : null;
+        var output = real is null
+            ? Convolve(cloud, at, neighbourhood) * at.Mask.unsqueeze(-1).to(cloud.Values.dtype)
+            : real.Unpack(Convolve(Flatten(cloud), Pack(at, real), Pack(neighbourhood, real, cloud.PointCount)).squeeze(0));
+        return reusable ? at.WithValues(output) with { Nearest = new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) } : at.WithValues(output);
+    }
+
+    /// <summary>(B, m, cout) the convolution at the queries <paramref name="at"/> over <paramref name="neighbourhood"/>, padding included.</summary>
+    private Tensor Convolve(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)
+    {
         // The kernel network runs once per (query, candidate) pair — once for the whole batch when clouds share
         // their points — with batch-norm statistics weighted by how many neighbourhoods use each pair, which are
         // the statistics of running it on every neighbour of every cloud.
@@ -86,9 +97,31 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         // PointConv's trick: Σ_v k(v) ⊗ f(v) as one batched product, then a dense layer on the (cin·16) result.
         var products = matmul(values.transpose(-1, -2), kernel).flatten(-2);                     // (B, m, cin·16)
         var output = linear.forward(products);
-        if (Settings.Mean) output = output / mask.sum(-1, keepdim: true).clamp_min(1);
-        output = output * at.Mask.unsqueeze(-1).to(output.dtype);
-        return reusable ? at.WithValues(output) with { Nearest = new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) } : at.WithValues(output);
+        return Settings.Mean ? output / mask.sum(-1, keepdim: true).clamp_min(1) : output;
+    }
+
+    /// <summary>The batch as one cloud of B·n points (views where the geometry is per cloud).</summary>
+    private static LiftedCloud Flatten(LiftedCloud cloud)
+    {
+        var perCloud = cloud.PerCloud();
+        static Tensor One(Tensor t) => t.flatten(0, 1).unsqueeze(0);
+        return new LiftedCloud(One(perCloud.Elements), One(perCloud.Orbits), One(perCloud.Values), One(perCloud.Mask));
+    }
+
+    /// <summary>The real queries of <paramref name="at"/> as one cloud of R queries.</summary>
+    private static LiftedCloud Pack(LiftedCloud at, RealRows real)
+    {
+        var perCloud = at.PerCloud();
+        Tensor One(Tensor t) => real.Pack(t).unsqueeze(0);
+        return new LiftedCloud(One(perCloud.Elements), One(perCloud.Orbits), One(perCloud.Values), One(perCloud.Mask));
+    }
+
+    /// <summary>The neighbourhoods of the real queries, as indices among the batch's B·n points.</summary>
+    private static Neighbourhood Pack(Neighbourhood neighbourhood, RealRows real, long points)
+    {
+        var candidates = neighbourhood.Candidates;                                                       // (B, m, k)
+        var offsets = arange(candidates.shape[0], dtype: ScalarType.Int64, device: candidates.device).mul_(points).view(-1, 1, 1);
+        return new Neighbourhood(real.Pack(candidates + offsets).unsqueeze(0), null, real.Pack(neighbourhood.Valid).unsqueeze(0), null);
     }
 
     /// <summary>Whether shared balls run the kernel network on their in-ball candidates only (off: on every padded slot too).</summary>
