@@ -68,9 +68,11 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var ball = Settings.Knn ? null : radius;
         // kNN neighbourhoods depend only on the points, so consecutive layers on the same points share one search.
         bool reusable = ball is null && queries is null;
+        // Ball layers on the same points share the distances between every pair: the first computes them.
+        var distances = ball is not null && queries is null ? SharedDistances(cloud) : null;
         var neighbourhood = reusable && cloud.Nearest is { } known && known.Group == Group && known.K == Settings.Neighbourhood
             ? known.Neighbourhood
-            : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training));
+            : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training), distances?.Values);
         if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
 
         // Padded clouds convolve at their real queries only (RealRows): one cloud of R queries over the batch's points.
@@ -78,8 +80,17 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var output = real is null
             ? Convolve(cloud, at, neighbourhood) * at.Mask.unsqueeze(-1).to(cloud.Values.dtype)
             : real.Unpack(Convolve(Flatten(cloud), Pack(at, real), Pack(neighbourhood, real, cloud.PointCount)).squeeze(0));
-        return reusable ? at.WithValues(output) with { Nearest = new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) } : at.WithValues(output);
+        return at.WithValues(output) with
+        {
+            Nearest = reusable ? new NearestNeighbours(Group, Settings.Neighbourhood, neighbourhood) : at.Nearest,
+            Distances = distances ?? at.Distances,
+        };
     }
+
+    /// <summary>The distances between every pair of <paramref name="cloud"/>'s points that an earlier layer kept, or new ones (null when too many).</summary>
+    private PairDistances? SharedDistances(LiftedCloud cloud) =>
+        cloud.Distances is { } kept && kept.Group == Group ? kept
+        : Neighbourhoods.AllPairDistances(Group, cloud) is { } all ? new PairDistances(Group, all) : null;
 
     /// <summary>(B, m, cout) the convolution at the queries <paramref name="at"/> over <paramref name="neighbourhood"/>, padding included.</summary>
     private Tensor Convolve(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)

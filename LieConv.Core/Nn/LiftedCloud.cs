@@ -33,6 +33,13 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     /// </summary>
     public NearestNeighbours? Nearest { get; init; }
 
+    /// <summary>
+    /// The group distances between every pair of these points, kept by a ball layer that computed them so that the
+    /// next ball layers on the same points (no subsampling in between) only compare them with their own radius;
+    /// dropped when the points change.
+    /// </summary>
+    public PairDistances? Distances { get; init; }
+
     /// <summary>Whether every cloud of the batch has the same points and mask, held once with batch size 1.</summary>
     public bool SharesGeometry => BatchSize > 1 && Elements.shape[0] == 1 && Orbits.shape[0] == 1 && Mask.shape[0] == 1;
 
@@ -105,6 +112,9 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
         return rows.view(index.shape.Concat(trailing).ToArray());
     }
 }
+
+/// <summary>(B, n, n) the distances under <paramref name="Group"/> between every pair of a cloud's points.</summary>
+public sealed record PairDistances(LieGroup Group, Tensor Values);
 
 /// <summary>The <paramref name="K"/> nearest neighbours of every point of a cloud under <paramref name="Group"/>'s distance.</summary>
 public sealed record NearestNeighbours(LieGroup Group, long K, Neighbourhood Neighbourhood);

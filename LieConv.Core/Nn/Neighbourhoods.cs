@@ -29,6 +29,12 @@ public static class Neighbourhoods
     /// </summary>
     public const long SpatialGridMinPoints = 4096;
 
+    /// <summary>
+    /// Clouds that do not share their points keep the distances between all their pairs for the next ball layers on
+    /// the same points when there are at most this many ((B, n, n) entries: 8 MB in float32).
+    /// </summary>
+    public const long KeptDistancesMaxEntries = 1L << 21;
+
     /// <summary>Distance given to padding columns so that they are never nearer than a real point.</summary>
     private const double Far = 1e8;
 
@@ -39,7 +45,12 @@ public static class Neighbourhoods
     /// <param name="k">Neighbourhood size; capped at n.</param>
     /// <param name="radius">Ball radius (0-d tensor); null selects the k nearest points instead.</param>
     /// <param name="random">Noise for the uniform choice inside a ball.</param>
-    public static Neighbourhood Select(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random)
+    /// <param name="distances">
+    /// (B, n, n) the distances between every pair of the cloud's points (<see cref="AllPairDistances"/>), when the
+    /// queries are those points: a ball search then only compares them with the radius.
+    /// </param>
+    public static Neighbourhood Select(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random,
+        Tensor? distances = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -53,10 +64,29 @@ public static class Neighbourhoods
         // The strategies that read sizes on the host (grid cubes, candidate counts) run on the CPU only, so that a GPU
         // step never waits for the host.
         bool onCpu = cloud.Elements.device_type == TorchSharp.DeviceType.CPU;
+        if (distances is not null && (radius is null || shared || distances.shape[1] != queries.PointCount))
+            throw new ArgumentException("Kept distances serve ball searches of clouds that do not share their points, at every point.", nameof(distances));
         var chosen = radius is null
-            ? (onCpu ? NearestByGrid(group, cloud, queries, k) : null) ?? ByBlocks(group, cloud, queries, k, null, random, shared)
-            : (onCpu && !shared ? BallsByLowerBound(group, cloud, queries, k, radius, random) : null) ?? ByBlocks(group, cloud, queries, k, radius, random, shared);
+            ? (onCpu ? NearestByGrid(group, cloud, queries, k) : null) ?? ByBlocks(group, cloud, queries, k, null, random, shared, null)
+            : (onCpu && !shared && distances is null ? BallsByLowerBound(group, cloud, queries, k, radius, random) : null)
+              ?? ByBlocks(group, cloud, queries, k, radius, random, shared, distances);
         return chosen.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// (B, n, n) the distances between every pair of points of clouds that do not share them, if there are at most
+    /// <see cref="KeptDistancesMaxEntries"/>; null otherwise. A network whose layers keep the same points computes
+    /// them once: each ball layer then only compares them with its radius (SE(3) molecules: the log map of every
+    /// pair once per forward pass instead of once per layer).
+    /// </summary>
+    public static Tensor? AllPairDistances(LieGroup group, LiftedCloud cloud)
+    {
+        long n = cloud.PointCount;
+        if (cloud.SharesGeometry || cloud.BatchSize * n * n > KeptDistancesMaxEntries) return null;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var perCloud = cloud.PerCloud();
+        return group.BlockDistance(perCloud.Elements, perCloud.Orbits, perCloud.Elements, perCloud.Orbits).MoveToOuterDisposeScope();
     }
 
     /// <summary>Rows of queries per block, so that a block's (B, rows, n) tensors hold about <see cref="PairsPerBlock"/> entries.</summary>
@@ -120,7 +150,8 @@ public static class Neighbourhoods
     /// random subset of each ball. Clouds that share their points are searched once for the batch, each query's
     /// in-ball points becoming its candidates (on the CPU; on a GPU every point stays a candidate).
     /// </summary>
-    private static Neighbourhood ByBlocks(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random, bool shared)
+    private static Neighbourhood ByBlocks(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random, bool shared,
+        Tensor? distances)
     {
         long batch = cloud.BatchSize, geometryBatch = cloud.Elements.shape[0], n = cloud.PointCount, m = queries.PointCount;
         var columns = cloud.Mask.unsqueeze(1);                                        // (B or 1, 1, n)
@@ -135,7 +166,7 @@ public static class Neighbourhoods
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
             var queryMask = queries.Mask.narrow(1, start, rows).unsqueeze(-1);          // (B or 1, rows, 1)
-            var distance = group.BlockDistance(
+            var distance = distances?.narrow(1, start, rows) ?? group.BlockDistance(
                 queries.Elements.narrow(1, start, rows), queries.Orbits.narrow(1, start, rows), cloud.Elements, cloud.Orbits);
             if (radius is null)
             {

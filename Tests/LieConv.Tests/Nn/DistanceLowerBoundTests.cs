@@ -70,4 +70,60 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
             Assert.That(mine, Is.EqualTo(theirs), $"cloud {row / n}, query {row % n}");
         }
     }
+
+    [TestCase("SE2(.2)", 2)]
+    [TestCase("SE3(.2)", 2)]
+    [TestCase("T(3)", 1)]
+    public void KeptDistances_ChooseTheBallsAndDrawsOfASearchFromScratch(string spec, int liftSamples)
+    {
+        var group = LieGroup.Parse(spec);
+        manual_seed(96);
+        var clouds = RandomClouds(3, 30, group.SpaceDim, 1, scale: 2);
+        var mask = clouds.Mask.clone();
+        mask[1, tensor(new long[] { 2, 3, 29 })] = tensor(false);
+        var cloud = LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, mask, liftSamples, RandomSource.Counter(4));
+        var distances = Neighbourhoods.AllPairDistances(group, cloud);
+        Assert.That(distances, Is.Not.Null);
+        Assert.That(distances!.shape, Is.EqualTo(new[] { 3L, cloud.PointCount, cloud.PointCount }));
+        var radius = tensor(0.9f);
+        var fresh = Neighbourhoods.Select(group, cloud, cloud, 4, radius, RandomSource.Counter(13));
+        var kept = Neighbourhoods.Select(group, cloud, cloud, 4, radius, RandomSource.Counter(13), distances);
+        Assert.That(Indices(kept.InBallCount!), Is.EqualTo(Indices(fresh.InBallCount!)), "ball sizes");
+        Assert.That(Sets(kept), Is.EqualTo(Sets(fresh)), "chosen neighbours");
+        Assert.That(() => Neighbourhoods.Select(group, cloud, cloud, 4, null, RandomSource.Counter(13), distances), Throws.ArgumentException, "kNN takes no kept distances");
+    }
+
+    [Test]
+    public void BlocksOnTheSamePoints_ShareOneDistanceTable_AndConvolveAsIfEachComputedItsOwn()
+    {
+        var group = LieGroup.Parse("SE3(.2)");
+        manual_seed(97);
+        var clouds = RandomClouds(2, 12, 3, 8);
+        var cloud = LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, clouds.Mask, 2, RandomSource.Counter(5));
+        var settings = new LieConvSettings(Neighbourhood: 5, Fill: 0.5, BatchNorm: true);
+        var first = new BottleBlock(group, 8, 8, settings, 1, Sampling.Create(0, "first"));
+        var second = new BottleBlock(group, 8, 8, settings, 1, Sampling.Create(0, "second"));
+        first.eval();
+        second.eval();
+        var middle = first.forward(cloud);
+        Assert.That(middle.Distances, Is.Not.Null, "the first ball layer keeps the distances it computed");
+        var shared = second.forward(middle);
+        Assert.That(shared.Distances, Is.SameAs(middle.Distances), "the second reuses them");
+        var own = second.forward(middle with { Distances = null });
+        Assert.That(Values(shared.Values), Is.EqualTo(Values(own.Values)).Within(1e-5));
+        var subsampling = new BottleBlock(group, 8, 8, settings, 0.5, Sampling.Create(0, "third"));
+        subsampling.eval();
+        Assert.That(subsampling.forward(middle).Distances, Is.Null, "new points, no distances");
+    }
+
+    /// <summary>Each query's valid neighbours, as sorted lists.</summary>
+    private static List<long[]> Sets(Neighbourhood neighbourhood)
+    {
+        var indices = Indices(neighbourhood.Indices);
+        var valid = neighbourhood.Valid.data<bool>().ToArray();
+        long k = neighbourhood.Indices.shape[^1];
+        return Enumerable.Range(0, valid.Length / (int)k)
+            .Select(row => Enumerable.Range(0, (int)k).Where(t => valid[row * k + t]).Select(t => indices[row * k + t]).OrderBy(j => j).ToArray())
+            .ToList();
+    }
 }
