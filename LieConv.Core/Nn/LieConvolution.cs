@@ -88,9 +88,12 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
     }
 
     /// <summary>The distances between every pair of <paramref name="cloud"/>'s points that an earlier layer kept, or new ones (null when too many).</summary>
-    private PairDistances? SharedDistances(LiftedCloud cloud) =>
-        cloud.Distances is { } kept && kept.Group == Group ? kept
-        : Neighbourhoods.AllPairDistances(Group, cloud) is { } all ? new PairDistances(Group, all) : null;
+    private PairDistances? SharedDistances(LiftedCloud cloud)
+    {
+        if (cloud.Distances is { } kept && kept.Group == Group) return kept;
+        var all = Neighbourhoods.AllPairDistances(Group, cloud);
+        return all is null ? null : new PairDistances(Group, all);
+    }
 
     /// <summary>(B, m, cout) the convolution at the queries <paramref name="at"/> over <paramref name="neighbourhood"/>, padding included.</summary>
     private Tensor Convolve(LiftedCloud cloud, LiftedCloud at, Neighbourhood neighbourhood)
@@ -112,18 +115,16 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
     }
 
     /// <summary>The batch as one cloud of B·n points (views where the geometry is per cloud).</summary>
-    private static LiftedCloud Flatten(LiftedCloud cloud)
-    {
-        var perCloud = cloud.PerCloud();
-        static Tensor One(Tensor t) => t.flatten(0, 1).unsqueeze(0);
-        return new LiftedCloud(One(perCloud.Elements), One(perCloud.Orbits), One(perCloud.Values), One(perCloud.Mask));
-    }
+    private static LiftedCloud Flatten(LiftedCloud cloud) => AsOneCloud(cloud, t => t.flatten(0, 1));
 
     /// <summary>The real queries of <paramref name="at"/> as one cloud of R queries.</summary>
-    private static LiftedCloud Pack(LiftedCloud at, RealRows real)
+    private static LiftedCloud Pack(LiftedCloud at, RealRows real) => AsOneCloud(at, real.Pack);
+
+    /// <summary>One cloud (batch 1) of the rows that <paramref name="rows"/> takes from each (B, n, …) part of <paramref name="cloud"/>.</summary>
+    private static LiftedCloud AsOneCloud(LiftedCloud cloud, Func<Tensor, Tensor> rows)
     {
-        var perCloud = at.PerCloud();
-        Tensor One(Tensor t) => real.Pack(t).unsqueeze(0);
+        var perCloud = cloud.PerCloud();
+        Tensor One(Tensor t) => rows(t).unsqueeze(0);
         return new LiftedCloud(One(perCloud.Elements), One(perCloud.Orbits), One(perCloud.Values), One(perCloud.Mask));
     }
 
