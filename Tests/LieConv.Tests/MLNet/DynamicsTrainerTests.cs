@@ -56,9 +56,10 @@ public sealed class DynamicsTrainerTests : TempFolderFixture
         var after = Predictions(fresh, loaded, Load(fresh, dataset, SpringsSplit.Test));
         Assert.That(after, Has.Length.EqualTo(8));
         // Transform runs rows on ML.NET's worker threads, whose libtorch (OpenMP) thread count is their own, so the
-        // float32 sums may round differently there; on one thread the reloaded model is bit for bit the trained one.
+        // float32 sums may round differently there — by an ulp or a few (a tolerance below float32's 1.2e-7 relative
+        // precision made this test flaky); on one thread the reloaded model is bit for bit the trained one.
         for (int i = 0; i < before.Length; i++)
-            Assert.That(after[i], Is.EqualTo(before[i]).Within(1e-5).Percent, $"row {i}");
+            Assert.That(after[i], Is.EqualTo(before[i]).Within(1e-4).Percent, $"row {i}");
         var engineBefore = ml.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(model, inputSchemaDefinition: dataset.CreateSchemaDefinition());
         var engineAfter = fresh.Model.CreatePredictionEngine<SpringsExample, TrajectoryPrediction>(loaded, inputSchemaDefinition: dataset.CreateSchemaDefinition());
         foreach (var example in dataset.Examples(SpringsSplit.Test))
