@@ -21,6 +21,9 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 
     /// <summary>Whether freed CPU memory stayed in the process (TorchRuntime.RetainFreedMemory).</summary>
     public bool RetainFreedMemory { get; init; }
+
+    /// <summary>Every timed training step in order (ms), so that the spread behind the median shows.</summary>
+    public IReadOnlyList<double> TrainStepsMs { get; init; } = [];
 }
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
@@ -64,6 +67,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
         {
             StepPeakMemoryMb = stepPeak ? Math.Round(ProcessMemory.PeakRssMb(), 1) : null,
             RadiusSettlingPasses = settling,
+            TrainStepsMs = train.Select(t => Math.Round(t, 1)).ToArray(),
         };
     }
 
