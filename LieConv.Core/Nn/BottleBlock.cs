@@ -78,7 +78,20 @@ public sealed class BottleBlock : nn.Module<LiftedCloud, LiftedCloud>
     public Tensor? FixedSubsample { get; set; }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Runs in its own dispose scope: what the block makes and does not pass on is freed when it returns rather than
+    /// when the caller's scope ends (autograd holds its own references to what the backward pass needs), so a
+    /// training step's peak holds one block's temporaries instead of every block's.
+    /// </remarks>
     public override LiftedCloud forward(LiftedCloud cloud)
+    {
+        using var scope = NewDisposeScope();
+        var output = Forward(cloud);
+        scope.MoveToOuter(output.Tensors());
+        return output;
+    }
+
+    private LiftedCloud Forward(LiftedCloud cloud)
     {
         var queries = ChooseQueries(cloud);
         // The point-wise layers run on real points only where clouds are padded (RealRows); the convolution reads

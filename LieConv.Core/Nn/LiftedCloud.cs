@@ -83,6 +83,12 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     /// <summary>The same cloud with other features.</summary>
     public LiftedCloud WithValues(Tensor values) => this with { Values = values };
 
+    /// <summary>Every tensor the cloud holds, what it keeps for later layers included.</summary>
+    internal IEnumerable<Tensor> Tensors() =>
+        new[] { Elements, Orbits, Values, Mask }
+            .Concat(Nearest?.Neighbourhood.Tensors() ?? [])
+            .Concat(Distances is { } kept ? [kept.Values] : []);
+
     /// <summary>The points at <paramref name="indices"/> (B, m) — or (1, m), shared by every cloud.</summary>
     public LiftedCloud Select(Tensor indices)
     {

@@ -31,6 +31,10 @@ public sealed class Neighbourhood
     internal Neighbourhood MoveToOuterDisposeScope() => new(Candidates.MoveToOuterDisposeScope(), Choice?.MoveToOuterDisposeScope(),
         Valid.MoveToOuterDisposeScope(), InBallCount?.MoveToOuterDisposeScope()) { InBallCandidatesFirst = InBallCandidatesFirst };
 
+    /// <summary>Every tensor the neighbourhood holds, those it made on first use included.</summary>
+    internal IEnumerable<Tensor> Tensors() =>
+        new[] { Candidates, Choice, Valid, InBallCount, _indices, _chosenSlots }.OfType<Tensor>();
+
     /// <summary>(B or 1, m, c) candidate neighbours of each query; batch 1 when every cloud shares them.</summary>
     public Tensor Candidates { get; }
 
