@@ -124,6 +124,19 @@ public abstract class LieGroup
     public virtual Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => Distance(PairElements(u, v), qu, qv);
 
     /// <summary>
+    /// Per-point coordinates (…, W) of lifted points (…, LieDim) from which <see cref="CoordinatePairDistance"/> gives
+    /// the distance of any two: searches that gather both points of every pair (ball candidates) gather these
+    /// instead, so that what depends on one point alone is computed once per point rather than once per pair.
+    /// By default the Lie-algebra coordinates themselves.
+    /// </summary>
+    public virtual Tensor DistanceCoordinates(Tensor elements) => elements;
+
+    /// <summary>
+    /// <see cref="PairDistance"/> of points given by their <see cref="DistanceCoordinates"/> (and orbits), broadcasting.
+    /// </summary>
+    public virtual Tensor CoordinatePairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => PairDistance(u, qu, v, qv);
+
+    /// <summary>
     /// The distances between every query and every point of a cloud: queries (B, r, ·) against points (B, n, ·) →
     /// (B, r, n). Neighbour search calls it once per block of query rows; groups whose distance is a Euclidean norm
     /// (<see cref="EuclideanCoordinates"/>) take one matrix product instead of an (r, n, D) difference tensor.

@@ -74,9 +74,21 @@ public sealed class SE2 : LieGroup
     public override Tensor PairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv)
     {
         RequireSameKind(u, v, nameof(u), nameof(v));
-        var (tu, tv) = (Translation(u), Translation(v));
+        return CoordinatePairDistance(DistanceCoordinates(u), qu, DistanceCoordinates(v), qv);
+    }
+
+    /// <summary>(θ, t) with t the translation part V(θ)·b: a pair's distance needs only their differences.</summary>
+    public override Tensor DistanceCoordinates(Tensor elements)
+    {
+        var (x, y) = Translation(elements);
+        return stack(new[] { elements.select(-1, 0), x, y }, -1);
+    }
+
+    /// <inheritdoc />
+    public override Tensor CoordinatePairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv)
+    {
         var theta = WrapAngle(u.select(-1, 0) - v.select(-1, 0));
-        var gap = ((tu.x - tv.x).square() + (tu.y - tv.y).square()).sqrt();
+        var gap = ((u.select(-1, 1) - v.select(-1, 1)).square() + (u.select(-1, 2) - v.select(-1, 2)).square()).sqrt();
         return Alpha * theta.abs() + (1 - Alpha) * gap / Sinc(theta / 2);
     }
 

@@ -142,6 +142,8 @@ public static class Neighbourhoods
         if (batch > 1 && new[] { points, at, columns, queryMask }.All(LiftedCloud.SameForEveryCloud))
             (points, at, columns, queryMask) = (points.narrow(0, 0, 1), at.narrow(0, 0, 1), columns.narrow(0, 0, 1), queryMask.narrow(0, 0, 1));
         var reach = radius / bound.Scale;
+        // Candidates are gathered for every (query, point) pair: their distance coordinates are computed once per point.
+        var coordinates = (Points: group.DistanceCoordinates(cloud.Elements), Queries: group.DistanceCoordinates(queries.Elements));
 
         var indices = new List<Tensor>();
         var valid = new List<Tensor>();
@@ -153,7 +155,7 @@ public static class Neighbourhoods
             long rows = Math.Min(block, m - start);
             var possible = WithinBound(at.narrow(1, start, rows), points, reach)
                 .logical_and_(columns.unsqueeze(1)).logical_and_(queryMask.narrow(1, start, rows).unsqueeze(-1));
-            var (chosen, chosenValid, count) = BallFromCandidates(group, cloud, queries, start, rows, k, radius, random, possible);
+            var (chosen, chosenValid, count) = BallFromCandidates(group, cloud, queries, coordinates, start, rows, k, radius, random, possible);
             indices.Add(chosen.MoveToOuterDisposeScope());
             valid.Add(chosenValid.MoveToOuterDisposeScope());
             inBall.Add(count.MoveToOuterDisposeScope());
@@ -236,7 +238,7 @@ public static class Neighbourhoods
     /// every column.
     /// </summary>
     private static (Tensor Indices, Tensor Valid, Tensor InBallCount) BallFromCandidates(LieGroup group, LiftedCloud cloud, LiftedCloud queries,
-        long start, long rows, long k, Tensor radius, RandomSource random, Tensor possible)
+        (Tensor Points, Tensor Queries) coordinates, long start, long rows, long k, Tensor radius, RandomSource random, Tensor possible)
     {
         long batch = cloud.BatchSize, n = cloud.PointCount, candidateBatch = possible.shape[0];
         var counts = possible.sum(-1);                                                               // (B or 1, rows)
@@ -251,8 +253,8 @@ public static class Neighbourhoods
             .index_copy_(0, row.mul(c).add_(slot), flat.sub(row.mul(n))).view(candidateBatch, rows, c);
         var used = arange(c, device: flat.device).view(1, 1, c) < counts.unsqueeze(-1);
 
-        var distance = group.PairDistance(queries.Elements.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
-            LiftedCloud.Gather(cloud.Elements, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));           // (B, rows, c)
+        var distance = group.CoordinatePairDistance(coordinates.Queries.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
+            LiftedCloud.Gather(coordinates.Points, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));         // (B, rows, c)
         var inside = (distance < radius).logical_and_(used);
         var score = random.UniformAt(batch, candidate, start, distance.dtype).add_(inside);
         var (best, chosen) = score.topk((int)k, dim: -1);

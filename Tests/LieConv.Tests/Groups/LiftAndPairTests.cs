@@ -145,6 +145,24 @@ public class LiftAndPairTests
         }
     }
 
+    [TestCaseSource(nameof(Groups))]
+    public void DistanceCoordinates_GatheredPerPair_GiveThePairDistance(Func<LieGroup> create)
+    {
+        // Ball searches gather each candidate's distance coordinates instead of its group element.
+        var group = create();
+        var x = Points(group, ScalarType.Float32);
+        var lifted = group.Lift(x, SamplesFor(group), RandomSource.FromGenerator(TorchRuntime.CreateGenerator(9, "lift")));
+        var (elements, orbits) = (lifted.Elements, lifted.Orbits);                 // (2, n, ·)
+        long n = elements.shape[1];
+        var pick = randperm(n).narrow(0, 0, Math.Min(n, 5)).view(1, 1, -1).expand(2, n, -1);
+        static Tensor Gather(Tensor t, Tensor at) => t.unsqueeze(1).expand(t.shape[0], at.shape[1], t.shape[1], t.shape[2])
+            .gather(2, at.unsqueeze(-1).expand(at.shape[0], at.shape[1], at.shape[2], t.shape[2]));
+        var expected = group.PairDistance(elements.unsqueeze(2), orbits.unsqueeze(2), Gather(elements, pick), Gather(orbits, pick));
+        var coordinates = group.DistanceCoordinates(elements);
+        var actual = group.CoordinatePairDistance(coordinates.unsqueeze(2), orbits.unsqueeze(2), Gather(coordinates, pick), Gather(orbits, pick));
+        Assert.That(MaxAbs(actual - expected), Is.LessThan(1e-6), group.ToString());
+    }
+
     [Test]
     public void Distances_FollowTheOriginalFormulas()
     {
