@@ -24,6 +24,13 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 
     /// <summary>Every timed training step in order (ms), so that the spread behind the median shows.</summary>
     public IReadOnlyList<double> TrainStepsMs { get; init; } = [];
+
+    /// <summary>
+    /// The float32 rate (GFLOP/s) of a 2048³ matrix product on the same device, measured in the same process just
+    /// before the configuration: the shared 2-core machine's speed drifts by ±25 % over hours, more than most
+    /// differences worth measuring, and this says how fast it was for this line.
+    /// </summary>
+    public double CalibrationGflops { get; init; }
 }
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
@@ -32,6 +39,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
 {
     public BenchmarkResult Run(Device device, int steps, int warmup)
     {
+        double calibration = MatrixProductGflops(device);
         var (model, loss, infer, batch, points) = Build(device);
         var optimizer = optim.Adam(model.parameters(), 1e-3);
         var train = new List<double>();
@@ -68,7 +76,26 @@ internal sealed record Configuration(string Name, string Group, double? Original
             StepPeakMemoryMb = stepPeak ? Math.Round(ProcessMemory.PeakRssMb(), 1) : null,
             RadiusSettlingPasses = settling,
             TrainStepsMs = train.Select(t => Math.Round(t, 1)).ToArray(),
+            CalibrationGflops = calibration,
         };
+    }
+
+    /// <summary>The median rate of five 2048³ float32 matrix products (after one untimed), in GFLOP/s.</summary>
+    private static double MatrixProductGflops(Device device)
+    {
+        using var scope = NewDisposeScope();
+        const int size = 2048;
+        var a = randn(size, size, device: device);
+        var times = new List<double>();
+        for (int i = 0; i < 6; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var product = matmul(a, a))
+                if (device.type == DeviceType.CUDA) cuda.synchronize();
+            if (i > 0) times.Add(clock.Elapsed.TotalSeconds);
+        }
+        double median = times.OrderBy(t => t).ElementAt(times.Count / 2);
+        return Math.Round(2.0 * size * size * size / median / 1e9, 1);
     }
 
     /// <summary>
