@@ -94,7 +94,7 @@ public static class Neighbourhoods
         using var noGrad = no_grad();
         var perCloud = cloud.PerCloud();
         var blocks = new List<Tensor>();
-        long block = Math.Clamp(TablePairsPerBlock / (cloud.BatchSize * n), 1, n);
+        long block = BlockRows(cloud.BatchSize, n, n, TablePairsPerBlock);
         for (long start = 0; start < n; start += block)
         {
             using var blockScope = NewDisposeScope();
@@ -105,8 +105,8 @@ public static class Neighbourhoods
         return scope.MoveToOuter(cat(blocks, 1));
     }
 
-    /// <summary>Rows of queries per block, so that a block's (B, rows, n) tensors hold about <see cref="PairsPerBlock"/> entries.</summary>
-    private static long BlockRows(long batch, long n, long m) => Math.Clamp(PairsPerBlock / Math.Max(1, batch * n), 1, Math.Max(1, m));
+    /// <summary>Rows of queries per block, so that a block's (B, rows, n) tensors hold about <paramref name="pairs"/> entries.</summary>
+    private static long BlockRows(long batch, long n, long m, long pairs = PairsPerBlock) => Math.Clamp(pairs / Math.Max(1, batch * n), 1, Math.Max(1, m));
 
     /// <summary>
     /// The k nearest points through <see cref="SpatialGrid"/>, for clouds of at least <see cref="SpatialGridMinPoints"/>
