@@ -216,7 +216,8 @@ public static class Neighbourhoods
             var score = (shared
                 ? random.UniformAt(batch, candidates[^1], start, distance.dtype)
                 : random.Uniform(new[] { batch, rows, n }, distance.dtype, distance.device, new[] { 0L, start, 0L })).add_(inside);
-            (score, var chosen) = score.topk((int)k, dim: -1);
+            // Unsorted, as the original: a neighbourhood is a set, and sorting each row's top k was a tenth of the draw.
+            (score, var chosen) = score.topk((int)k, dim: -1, sorted: false);
             (shared ? choice : candidates).Add(chosen.MoveToOuterDisposeScope());
             valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1
         }
@@ -257,7 +258,7 @@ public static class Neighbourhoods
             LiftedCloud.Gather(coordinates.Points, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));         // (B, rows, c)
         var inside = (distance < radius).logical_and_(used);
         var score = random.UniformAt(batch, candidate, start, distance.dtype).add_(inside);
-        var (best, chosen) = score.topk((int)k, dim: -1);
+        var (best, chosen) = score.topk((int)k, dim: -1, sorted: false);
         return (candidate.expand(batch, rows, c).gather(-1, chosen), best >= 1, inside.sum(-1));
     }
 
