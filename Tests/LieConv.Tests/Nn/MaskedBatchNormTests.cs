@@ -94,6 +94,61 @@ public class MaskedBatchNormTests : SingleThreadedFixture
         Assert.That(RelativeError(Buffer(norm, "running_var"), tensor(unbiased.Select(v => 0.81 + 0.19 * v).ToArray())), Is.LessThan(1e-12));
     }
 
+    /// <summary>
+    /// The original's formula by plain autograd: biased variance clamped at 1e-5, over every entry of x (N, C).
+    /// </summary>
+    private static Tensor ReferenceTraining(Tensor x, Tensor gamma, Tensor beta)
+    {
+        var mean = x.mean(new long[] { 0 });
+        var variance = (x - mean).square().mean(new long[] { 0 });
+        return (x - mean) / variance.clamp_min(1e-5).sqrt() * gamma + beta;
+    }
+
+    // Where every entry counts, training takes libtorch's fused batch norm; these pin it to the formula above, from
+    // ordinary channels (variance far above ε) to ones below ε, which must be clamped, with the same gradients.
+    [TestCase(ScalarType.Float32, 1.0, 1e-5)]
+    [TestCase(ScalarType.Float64, 1.0, 1e-10)]
+    [TestCase(ScalarType.Float64, 2e-3, 1e-10)]    // channel 3: variance ≈ 4e-6 < ε
+    [TestCase(ScalarType.Float64, 0.0, 1e-10)]     // channel 3 constant
+    public void Training_WithEveryEntryValid_GivesTheClampedFormula_ItsGradients_AndRunningStatistics(ScalarType dtype, double spreadOfLastChannel, double tolerance)
+    {
+        var generator = new Generator(7);
+        var data = randn(new long[] { 4, 40, 4 }, generator: generator, dtype: ScalarType.Float64) * tensor(new[] { 1.0, 3.0, 0.2, spreadOfLastChannel })
+            + tensor(new[] { 0.5, -2.0, 10.0, 4.0 });
+        var upstream = randn(new long[] { 4, 40, 4 }, generator: generator, dtype: ScalarType.Float64).to(dtype);
+        var maskKinds = new[] { ones(4, 40, dtype: ScalarType.Bool), ones(4, 40, dtype: dtype) };
+        foreach (var mask in maskKinds)
+        {
+            var norm = new MaskedBatchNorm(4);
+            norm.to(dtype);
+            using (no_grad())
+                foreach (var (name, p) in norm.named_parameters())
+                    p.copy_(tensor(name == "weight" ? new[] { 1.5, -0.5, 2.0, 0.7 } : new[] { 0.1, 0.2, -0.3, 0.0 }).to(dtype));
+            norm.train();
+            var x = data.to(dtype).requires_grad_();
+            var y = norm.forward(x, mask);
+            (y * upstream).sum().backward();
+
+            var gamma = tensor(new[] { 1.5, -0.5, 2.0, 0.7 }).to(dtype).requires_grad_();
+            var beta = tensor(new[] { 0.1, 0.2, -0.3, 0.0 }).to(dtype).requires_grad_();
+            var xRef = data.to(dtype).requires_grad_();
+            var yRef = ReferenceTraining(xRef.view(-1, 4), gamma, beta).view(4, 40, 4);
+            (yRef * upstream).sum().backward();
+
+            string kind = $"{dtype}, {mask.dtype} mask";
+            Assert.That(RelativeError(y, yRef), Is.LessThan(tolerance), $"output ({kind})");
+            Assert.That(RelativeError(x.grad!, xRef.grad!), Is.LessThan(tolerance * 10), $"input gradient ({kind})");
+            var parameters = norm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            Assert.That(RelativeError(parameters["weight"].grad!, gamma.grad!), Is.LessThan(tolerance * 10), $"γ gradient ({kind})");
+            Assert.That(RelativeError(parameters["bias"].grad!, beta.grad!), Is.LessThan(tolerance * 10), $"β gradient ({kind})");
+            var flat = data.view(-1, 4);
+            var expectedMean = 0.1 * flat.mean(new long[] { 0 });
+            var expectedVar = 0.9 + 0.1 * flat.var(0, unbiased: true);
+            Assert.That(RelativeError(Buffer(norm, "running_mean").to(ScalarType.Float64), expectedMean), Is.LessThan(tolerance), $"running mean ({kind})");
+            Assert.That(RelativeError(Buffer(norm, "running_var").to(ScalarType.Float64), expectedVar), Is.LessThan(tolerance), $"running variance ({kind})");
+        }
+    }
+
     [Test]
     public void Evaluation_UsesTheRunningStatistics_WithTheVarianceClampedAt1e5()
     {
