@@ -113,6 +113,7 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
             // running_var = (1 − m)·before + m·var·N/(N − 1), so var = (running_var − (1 − m)·before)/m·(N − 1)/N.
             double unbias = (rows - 1.0) / rows;
             var variance = (running_var - (1 - Momentum) * varianceBefore) * (unbias / Momentum);
+            // The difference of two stored values loses a few float32 ulps of each (6e-8 relative); 1e-6 is ample.
             var rounding = (running_var.abs() + varianceBefore.abs()) * (1e-6 / Momentum);
             if ((variance - rounding).min().to(ScalarType.Float64).item<double>() >= Epsilon) return output;
             running_mean.copy_(meanBefore);
