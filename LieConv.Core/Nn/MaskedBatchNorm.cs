@@ -48,7 +48,7 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
         if (training)
         {
             var flat = x.reshape(-1, x.shape[^1]);
-            if (flat.numel() >= FusedMinimumEntries && CountsEveryEntryOnce(mask) && TryFusedNormalisation(flat) is { } fused) return fused.view(x.shape);
+            if (TryFusedNormalisation(flat, mask) is { } fused) return fused.view(x.shape);
             var valid = mask.expand(x.shape[..^1]).reshape(1, -1).to(x.dtype);
             var count = valid.sum();
             var total = matmul(valid, flat).squeeze(0);
@@ -90,10 +90,10 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// libtorch's own batch norm of <paramref name="flat"/> (N, C) with ε = 0, when every row counts once (the caller
-    /// checked the mask), there are at least two rows, the tensor is on the CPU and no channel's batch variance is
-    /// below ε: √(var + 0) is then exactly this layer's √max(var, ε). Null, with the running statistics as they
-    /// were, otherwise.
+    /// libtorch's own batch norm of <paramref name="flat"/> (N, C) with ε = 0, when it has at least
+    /// <see cref="FusedMinimumEntries"/> entries and two rows, <paramref name="mask"/> counts every row once on the
+    /// CPU, and no channel's batch variance is below ε: √(var + 0) is then exactly this layer's √max(var, ε). Null,
+    /// with the running statistics as they were, otherwise.
     /// </summary>
     /// <remarks>
     /// Its fused kernels take one pass for the statistics and one for the output, and two backward, where the masked
@@ -102,10 +102,10 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     /// the data; a channel whose variance cannot be told from ε within that difference's rounding takes the formula.
     /// The check reads a value on the host, so a GPU keeps the formula.
     /// </remarks>
-    private Tensor? TryFusedNormalisation(Tensor flat)
+    private Tensor? TryFusedNormalisation(Tensor flat, Tensor mask)
     {
         long rows = flat.shape[0];
-        if (rows < 2) return null;
+        if (rows < 2 || flat.numel() < FusedMinimumEntries || !CountsEveryEntryOnce(mask)) return null;
         var (meanBefore, varianceBefore) = (running_mean.clone(), running_var.clone());
         var output = nn.functional.batch_norm(flat, running_mean, running_var, weight, bias, training: true, Momentum, eps: 0);
         using (no_grad())
