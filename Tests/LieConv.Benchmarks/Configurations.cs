@@ -158,6 +158,9 @@ internal static class Configurations
     /// <summary>Run only when named: 6 to 14 s per step on 2 cores and 12 to 24 GB of memory.</summary>
     public static readonly IReadOnlyList<Configuration> OnRequest = new[] { Scaling(65536), Scaling(100_000), Scaling(131072) };
 
+    /// <summary>Every configuration that can be named.</summary>
+    public static IEnumerable<Configuration> Known => All.Concat(OnRequest);
+
     private static Configuration Scaling(int points) =>
         new($"scaling-t3-{(points >= 1024 && points % 1024 == 0 ? $"{points / 1024}k" : points.ToString())}", "T(3)", null, null, null, device =>
         {
