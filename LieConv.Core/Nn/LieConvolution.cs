@@ -72,7 +72,8 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var distances = ball is not null && queries is null ? SharedDistances(cloud) : null;
         var neighbourhood = reusable && cloud.Nearest is { } known && known.Group == Group && known.K == Settings.Neighbourhood
             ? known.Neighbourhood
-            : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training), distances?.Values);
+            : Neighbourhoods.Select(Group, cloud, at, Settings.Neighbourhood, ball, Sampling.For(training), distances?.Values,
+                queries ?? arange(cloud.PointCount, dtype: ScalarType.Int64, device: cloud.Elements.device).unsqueeze(0));
         if (training && ball is not null) AdaptRadius(neighbourhood.InBallCount!, at.Mask, cloud.Mask);
 
         // Padded clouds convolve at their real queries only (RealRows): one cloud of R queries over the batch's points.

@@ -56,8 +56,13 @@ public static class Neighbourhoods
     /// (B, n, n) the distances between every pair of the cloud's points (<see cref="AllPairDistances"/>), when the
     /// queries are those points: a ball search then only compares them with the radius.
     /// </param>
+    /// <param name="queryIndices">
+    /// (B, m) which of the cloud's points the queries are, when known (a subsampling layer). Ball searches whose lower
+    /// bound's coordinates are the same in every cloud (lifts of one grid) then bound every pair of points once for the
+    /// batch and read each cloud's query rows from that table, instead of bounding every (cloud, query, point) triple.
+    /// </param>
     public static Neighbourhood Select(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor? radius, RandomSource random,
-        Tensor? distances = null)
+        Tensor? distances = null, Tensor? queryIndices = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -73,9 +78,12 @@ public static class Neighbourhoods
         bool onCpu = cloud.Elements.device_type == TorchSharp.DeviceType.CPU;
         if (distances is not null && (radius is null || shared || distances.shape[1] != queries.PointCount))
             throw new ArgumentException("Kept distances serve ball searches of clouds that do not share their points, at every point.", nameof(distances));
+        if (queryIndices is not null && (queryIndices.dim() != 2 || queryIndices.shape[1] != queries.PointCount
+            || (queryIndices.shape[0] != queries.BatchSize && queryIndices.shape[0] != 1)))
+            throw new ArgumentException($"Query indices must be (B, {queries.PointCount}); got ({string.Join(", ", queryIndices.shape)}).", nameof(queryIndices));
         var chosen = radius is null
             ? (onCpu ? NearestByGrid(group, cloud, queries, k) : null) ?? ByBlocks(group, cloud, queries, k, null, random, shared, null)
-            : (onCpu && !shared && distances is null ? BallsByLowerBound(group, cloud, queries, k, radius, random) : null)
+            : (onCpu && !shared && distances is null ? BallsByLowerBound(group, cloud, queries, k, radius, random, queryIndices) : null)
               ?? ByBlocks(group, cloud, queries, k, radius, random, shared, distances);
         return chosen.MoveToOuterDisposeScope();
     }
@@ -130,18 +138,31 @@ public static class Neighbourhoods
     /// Balls of clouds that do not share their points, for groups with a Euclidean lower bound of their distance
     /// (<see cref="LieGroup.DistanceLowerBound"/>); null otherwise. The points the bound excludes are dropped before
     /// exact distances, draws and ranking. When the bound's coordinates are the same for every cloud (rotated lifts
-    /// of a fixed grid: only the rotations differ) the bound and the candidates are computed once for the batch.
+    /// of a fixed grid: only the rotations differ) the bound and the candidates are computed once for the batch; when
+    /// only the points' are, and the queries are known points of each cloud (<paramref name="queryIndices"/>), the
+    /// bound between every pair of points is computed once and each cloud reads its queries' rows.
     /// </summary>
-    private static Neighbourhood? BallsByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor radius, RandomSource random)
+    private static Neighbourhood? BallsByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor radius, RandomSource random,
+        Tensor? queryIndices)
     {
         if (group.DistanceLowerBound(cloud.Elements, cloud.Orbits) is not { } bound
             || group.DistanceLowerBound(queries.Elements, queries.Orbits) is not { } queryBound)
             return null;
         long batch = cloud.BatchSize, n = cloud.PointCount, m = queries.PointCount;
         var (points, at, columns, queryMask) = (bound.Coordinates, queryBound.Coordinates, cloud.Mask, queries.Mask);
+        var reach = radius / bound.Scale;
+        Tensor? pointRows = null;   // (1, n, n) the points each point's bound cannot exclude, when shared by the batch
         if (batch > 1 && new[] { points, at, columns, queryMask }.All(LiftedCloud.SameForEveryCloud))
             (points, at, columns, queryMask) = (points.narrow(0, 0, 1), at.narrow(0, 0, 1), columns.narrow(0, 0, 1), queryMask.narrow(0, 0, 1));
-        var reach = radius / bound.Scale;
+        else if (batch > 1 && queryIndices is not null && ShareBoundAcrossClouds && n * n <= SharedBoundMaxEntries && LiftedCloud.SameForEveryCloud(columns)
+                 && SharedCoordinatesSpread(points) is { } spread)
+        {
+            // Each cloud's points lie within `spread` of the first cloud's, so a pair within reach in any cloud is within
+            // reach + 2·spread in the first: bounding the first cloud's pairs with that reach leaves no point out.
+            queryIndices = queryIndices.shape[0] == batch ? queryIndices : queryIndices.expand(batch, m);
+            (points, columns) = (points.narrow(0, 0, 1), columns.narrow(0, 0, 1));
+            pointRows = WithinBound(points, points, reach + 2 * spread).logical_and_(columns.unsqueeze(1));
+        }
         // Candidates are gathered for every (query, point) pair: their distance coordinates are computed once per point.
         var coordinates = (Points: group.DistanceCoordinates(cloud.Elements), Queries: group.DistanceCoordinates(queries.Elements));
 
@@ -153,8 +174,10 @@ public static class Neighbourhoods
         {
             using var blockScope = NewDisposeScope();
             long rows = Math.Min(block, m - start);
-            var possible = WithinBound(at.narrow(1, start, rows), points, reach)
-                .logical_and_(columns.unsqueeze(1)).logical_and_(queryMask.narrow(1, start, rows).unsqueeze(-1));
+            var possible = pointRows is null
+                ? WithinBound(at.narrow(1, start, rows), points, reach).logical_and_(columns.unsqueeze(1))
+                : pointRows[0].index_select(0, queryIndices!.narrow(1, start, rows).flatten()).view(-1, rows, n);
+            possible = possible.logical_and_(queryMask.narrow(1, start, rows).unsqueeze(-1));
             var (chosen, chosenValid, count) = BallFromCandidates(group, cloud, queries, coordinates, start, rows, k, radius, random, possible);
             indices.Add(chosen.MoveToOuterDisposeScope());
             valid.Add(chosenValid.MoveToOuterDisposeScope());
@@ -260,6 +283,24 @@ public static class Neighbourhoods
         var score = random.UniformAt(batch, candidate, start, distance.dtype).add_(inside);
         var (best, chosen) = score.topk((int)k, dim: -1, sorted: false);
         return (candidate.expand(batch, rows, c).gather(-1, chosen), best >= 1, inside.sum(-1));
+    }
+
+    /// <summary>Whether clouds that share their bound's coordinates bound each pair of points once (off: per cloud; tests compare).</summary>
+    internal static bool ShareBoundAcrossClouds { get; set; } = true;
+
+    /// <summary>Point pairs bounded once for a batch whose clouds share their bound's coordinates (16 MB of flags).</summary>
+    private const long SharedBoundMaxEntries = 1L << 24;
+
+    /// <summary>
+    /// How far (B, n, D) coordinates stray from the first cloud's, if every cloud holds the same points up to rounding
+    /// (lifts of one grid: SE(2)'s translation part V(θ)·b is the grid point, rounded differently for each rotation);
+    /// null if they are different points.
+    /// </summary>
+    internal static double? SharedCoordinatesSpread(Tensor coordinates)
+    {
+        double spread = (coordinates - coordinates.narrow(0, 0, 1)).square().sum(-1).max().sqrt().to(ScalarType.Float64).item<double>();
+        double size = coordinates.abs().max().to(ScalarType.Float64).item<double>();
+        return spread <= 1e-4 * (1 + size) ? spread : null;
     }
 
     /// <summary>

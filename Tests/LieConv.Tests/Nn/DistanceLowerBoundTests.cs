@@ -116,6 +116,53 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
         Assert.That(subsampling.forward(middle).Distances, Is.Null, "new points, no distances");
     }
 
+    [TestCase("SE2(.05)", 2, 0.8f)]
+    [TestCase("SE2(.2)", 1, 1.6f)]
+    public void LiftsOfOneGrid_WithSubsampledQueries_BoundEachPairOnce_AndChooseAsEachCloudAlone(string spec, int liftSamples, float ballRadius)
+    {
+        // RotMNIST's SE(2) layers: every cloud is the same grid lifted with its own rotations, and each keeps its own
+        // subset of queries. The pairs are bounded once for the batch; balls and draws must be each cloud's own.
+        var group = LieGroup.Parse(spec);
+        manual_seed(98);
+        var grid = RandomClouds(1, 40, 2, 1, scale: 2);
+        var coordinates = grid.Coordinates.expand(3, -1, -1).contiguous();
+        var cloud = LiftedCloud.Lift(group, coordinates, grid.Values.expand(3, -1, -1), grid.Mask.expand(3, -1), liftSamples, RandomSource.Counter(6));
+        Assert.That(cloud.SharesGeometry, Is.False, "each cloud has its own rotations");
+        var bound = group.DistanceLowerBound(cloud.Elements, cloud.Orbits)!.Value.Coordinates;
+        Assert.That(Neighbourhoods.SharedCoordinatesSpread(bound), Is.Not.Null.And.LessThan(1e-4), "the same points up to rounding");
+        Assert.That(Neighbourhoods.SharedCoordinatesSpread(bound + randn_like(bound) * 0.1), Is.Null, "other points");
+
+        long n = cloud.PointCount, m = n / 2;
+        var queryIndices = stack(Enumerable.Range(0, 3).Select(_ => randperm(n).narrow(0, 0, m)).ToList(), 0);
+        var queries = cloud.Select(queryIndices);
+        var queryMask = queries.Mask.clone();
+        queryMask[1, tensor(new long[] { 0, 7 })] = tensor(false);
+        queries = queries with { Mask = queryMask };
+        var radius = tensor(ballRadius);
+        const long k = 5;
+        Neighbourhood Search(bool share)
+        {
+            Neighbourhoods.ShareBoundAcrossClouds = share;
+            try { return Neighbourhoods.Select(group, cloud, queries, k, radius, RandomSource.Counter(14), queryIndices: queryIndices); }
+            finally { Neighbourhoods.ShareBoundAcrossClouds = true; }
+        }
+        var shared = Search(true);
+        var perCloud = Search(false);
+
+        // Against ranking every point: the ball by the exact distance, the k largest counter draws at (query row, column).
+        var distance = group.PairDistance(queries.Elements.unsqueeze(2), queries.Orbits.unsqueeze(2), cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1));
+        var inside = (distance < radius) & cloud.Mask.unsqueeze(1) & queries.Mask.unsqueeze(2);
+        var score = RandomSource.Counter(14).Uniform(new[] { 3L, m, n }, ScalarType.Float32, CPU) + inside;
+        var (best, expected) = score.topk((int)k, dim: -1);
+        var want = Sets(new Neighbourhood(expected, null, best >= 1, inside.sum(-1)));
+        Assert.That(inside.sum(-1).max().item<long>(), Is.GreaterThan(k), "balls larger than k, so the draws matter");
+        Assert.That(Indices(shared.InBallCount!), Is.EqualTo(Indices(inside.sum(-1))), "ball sizes");
+        Assert.That(Sets(shared), Is.EqualTo(want), "chosen neighbours, pairs bounded once");
+        Assert.That(Sets(perCloud), Is.EqualTo(want), "chosen neighbours, pairs bounded per cloud");
+        Assert.That(() => Neighbourhoods.Select(group, cloud, queries, k, radius, RandomSource.Counter(14), queryIndices: queryIndices.narrow(1, 0, 3)),
+            Throws.ArgumentException, "indices of other queries");
+    }
+
     /// <summary>Each query's valid neighbours, as sorted lists.</summary>
     private static List<long[]> Sets(Neighbourhood neighbourhood)
     {
