@@ -137,10 +137,11 @@ public static class Neighbourhoods
     /// <summary>
     /// Balls of clouds that do not share their points, for groups with a Euclidean lower bound of their distance
     /// (<see cref="LieGroup.DistanceLowerBound"/>); null otherwise. The points the bound excludes are dropped before
-    /// exact distances, draws and ranking. When the bound's coordinates are the same for every cloud (rotated lifts
-    /// of a fixed grid: only the rotations differ) the bound and the candidates are computed once for the batch; when
-    /// only the points' are, and the queries are known points of each cloud (<paramref name="queryIndices"/>), the
-    /// bound between every pair of points is computed once and each cloud reads its queries' rows.
+    /// exact distances, draws and ranking. When the bound's coordinates of points and queries and both masks are
+    /// exactly the same in every cloud, the bound and the candidates are computed once for the batch. When only the
+    /// points are the same, up to rounding (lifts of one grid: SE(2)'s V(θ)·b is the grid point rounded differently
+    /// for each rotation), and the queries are known points of each cloud (<paramref name="queryIndices"/>), the bound
+    /// between every pair of points is computed once and each cloud reads its queries' rows.
     /// </summary>
     private static Neighbourhood? BallsByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor radius, RandomSource random,
         Tensor? queryIndices)
