@@ -33,7 +33,7 @@ public static class FarthestPointSampler
         var rank = draw.remainder(validCount.clamp_min(1));
         var current = (mask & (mask.cumsum(1) == rank + 1)).to(ScalarType.Int32).argmax(1, keepdim: true);
 
-        if (a.device_type == TorchSharp.DeviceType.CPU && group.EuclideanCoordinates(a, q) is { } euclidean)
+        if (HostReads.AreFree(a) && group.EuclideanCoordinates(a, q) is { } euclidean)
             return OnHost(euclidean.Coordinates, mask, current, count).MoveToOuterDisposeScope();
 
         var farthest = full(new[] { batch, n }, 1e8, dtype: a.dtype, device: a.device);
@@ -61,9 +61,9 @@ public static class FarthestPointSampler
     private static Tensor OnHost(Tensor coordinates, Tensor mask, Tensor start, long count)
     {
         long batch = coordinates.shape[0], n = coordinates.shape[1], dim = coordinates.shape[2];
-        var x = coordinates.to(ScalarType.Float64).contiguous().data<double>().ToArray();
-        var real = mask.contiguous().data<bool>().ToArray();
-        var first = start.contiguous().data<long>().ToArray();
+        var x = HostReads.Values<double>(coordinates.to(ScalarType.Float64), "the coordinates to subsample");
+        var real = HostReads.Values<bool>(mask, "the real points to subsample");
+        var first = HostReads.Values<long>(start, "each cloud's first subsampled point");
         var chosen = new long[batch * count];
         var farthest = new double[n];
         for (long b = 0; b < batch; b++)

@@ -1,4 +1,5 @@
 using LieConv.Groups;
+using LieConv.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -165,7 +166,7 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         var usable = neighbourhood.InBallCandidatesFirst && CompactKernelTables
             ? (arange(c, device: candidates.device).view(1, 1, c) < neighbourhood.InBallCount!.unsqueeze(-1)).flatten()
             : null;
-        var slots = usable?.nonzero().squeeze(1);
+        var slots = usable is null ? null : HostReads.TrueIndices(usable, "the in-ball slots of a kernel table");
         if (usable is not null && slots!.shape[0] > 0)   // no ball holds a point only if every query is padding
         {
             (query, point, usage) = (query.index_select(0, slots), point.index_select(0, slots), usage.index_select(0, slots));

@@ -1,4 +1,5 @@
 using LieConv.Groups;
+using LieConv.Runtime;
 using static TorchSharp.torch;
 
 namespace LieConv.Nn;
@@ -66,7 +67,7 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
         values = where(real, values, zeros_like(values));
         // Not when gradients flow to the coordinates (Hamiltonian networks differentiate by the positions): each
         // cloud must keep its own.
-        if (coordinates.shape[0] > 1 && !group.HasRandomLift && coordinates.device_type == TorchSharp.DeviceType.CPU
+        if (coordinates.shape[0] > 1 && !group.HasRandomLift && HostReads.AreFree(coordinates)
             && !coordinates.requires_grad && SameForEveryCloud(mask) && SameForEveryCloud(coordinates))
         {
             coordinates = coordinates.narrow(0, 0, 1);
@@ -78,7 +79,7 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     }
 
     /// <summary>Whether every cloud's slice (axis 0) of <paramref name="t"/> equals the first's (read on the host).</summary>
-    internal static bool SameForEveryCloud(Tensor t) => (t == t.narrow(0, 0, 1)).all().item<bool>();
+    internal static bool SameForEveryCloud(Tensor t) => HostReads.Item<bool>((t == t.narrow(0, 0, 1)).all(), "whether every cloud holds the same points");
 
     /// <summary>The same cloud with other features.</summary>
     public LiftedCloud WithValues(Tensor values) => this with { Values = values };

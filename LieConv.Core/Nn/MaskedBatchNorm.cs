@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -84,9 +85,9 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Whether <paramref name="mask"/> is on the CPU and all true, or all 1.</summary>
     private static bool CountsEveryEntryOnce(Tensor mask)
     {
-        if (mask.device_type != DeviceType.CPU) return false;
+        if (!HostReads.AreFree(mask)) return false;
         using var all = mask.dtype == ScalarType.Bool ? mask.all() : mask.eq(1).all();
-        return all.item<bool>();
+        return HostReads.Item<bool>(all, "whether a batch norm's mask counts every entry once");
     }
 
     /// <summary>
@@ -115,7 +116,7 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
             var variance = (running_var - (1 - Momentum) * varianceBefore) * (unbias / Momentum);
             // The difference of two stored values loses a few float32 ulps of each (6e-8 relative); 1e-6 is ample.
             var rounding = (running_var.abs() + varianceBefore.abs()) * (1e-6 / Momentum);
-            if ((variance - rounding).min().to(ScalarType.Float64).item<double>() >= Epsilon) return output;
+            if (HostReads.Item<double>((variance - rounding).min().to(ScalarType.Float64), "the smallest batch variance") >= Epsilon) return output;
             running_mean.copy_(meanBefore);
             running_var.copy_(varianceBefore);
         }

@@ -75,7 +75,7 @@ public static class Neighbourhoods
         k = Math.Min(k, cloud.PointCount);
         // The strategies that read sizes on the host (grid cubes, candidate counts) run on the CPU only, so that a GPU
         // step never waits for the host.
-        bool onCpu = cloud.Elements.device_type == TorchSharp.DeviceType.CPU;
+        bool onCpu = HostReads.AreFree(cloud.Elements);
         if (distances is not null && (radius is null || shared || distances.shape[1] != queries.PointCount))
             throw new ArgumentException("Kept distances serve ball searches of clouds that do not share their points, at every point.", nameof(distances));
         if (queryIndices is not null && (queryIndices.dim() != 2 || queryIndices.shape[1] != queries.PointCount
@@ -126,7 +126,7 @@ public static class Neighbourhoods
         if (n < SpatialGridMinPoints
             || group.EuclideanCoordinates(cloud.Elements, cloud.Orbits) is not { } points
             || group.EuclideanCoordinates(queries.Elements, queries.Orbits) is not { } at
-            || cloud.Mask.sum(1).min().item<long>() < k)
+            || HostReads.Item<long>(cloud.Mask.sum(1).min(), "the fewest real points of a cloud") < k)
             return null;
         var nearest = stack(Enumerable.Range(0, (int)geometryBatch)
             .Select(b => SpatialGrid.Nearest(points.Coordinates[b], cloud.Mask[b], at.Coordinates[b], k, PairsPerBlock)).ToList(), 0);
@@ -226,9 +226,9 @@ public static class Neighbourhoods
                 // least k) are its candidates: every cloud then draws among c instead of n points. Sizing them reads
                 // the fullest ball on the host, so on a GPU every point stays a candidate: the kernel network still
                 // runs once per pair for the whole batch.
-                if (distance.device_type == TorchSharp.DeviceType.CPU)
+                if (HostReads.AreFree(distance))
                 {
-                    long c = Math.Max(k, count.max().item<long>());
+                    long c = Math.Max(k, HostReads.Item<long>(count.max(), "the fullest ball"));
                     var (insideFirst, slots) = inside.to(ScalarType.Float32).topk((int)c, dim: -1);
                     candidates.Add(slots.MoveToOuterDisposeScope());
                     inside = insideFirst.to(ScalarType.Bool);
@@ -251,7 +251,7 @@ public static class Neighbourhoods
             cat(valid, 1),
             radius is null ? null : cat(inBall, 1))
         {
-            InBallCandidatesFirst = shared && radius is not null && cloud.Elements.device_type == TorchSharp.DeviceType.CPU,
+            InBallCandidatesFirst = shared && radius is not null && HostReads.AreFree(cloud.Elements),
         };
     }
 
@@ -267,10 +267,10 @@ public static class Neighbourhoods
     {
         long batch = cloud.BatchSize, n = cloud.PointCount, candidateBatch = possible.shape[0];
         var counts = possible.sum(-1);                                                               // (B or 1, rows)
-        long c = Math.Max(k, counts.max().item<long>());
+        long c = Math.Max(k, HostReads.Item<long>(counts.max(), "the most candidates of a query"));
         // The possible points in row order, each to the next free slot of its row (one pass over the possible
         // matrix, the rest over the possible points only).
-        var flat = possible.flatten().nonzero().squeeze(1);
+        var flat = HostReads.TrueIndices(possible, "the candidates a lower bound keeps");
         var row = flat.div(n, rounding_mode: RoundingMode.floor);
         var rowStart = counts.flatten().cumsum(0).sub_(counts.flatten());
         var slot = arange(flat.shape[0], dtype: ScalarType.Int64, device: flat.device).sub_(rowStart.index_select(0, row));
@@ -299,8 +299,8 @@ public static class Neighbourhoods
     /// </summary>
     internal static double? SharedCoordinatesSpread(Tensor coordinates)
     {
-        double spread = (coordinates - coordinates.narrow(0, 0, 1)).square().sum(-1).max().sqrt().to(ScalarType.Float64).item<double>();
-        double size = coordinates.abs().max().to(ScalarType.Float64).item<double>();
+        double spread = HostReads.Item<double>((coordinates - coordinates.narrow(0, 0, 1)).square().sum(-1).max().sqrt().to(ScalarType.Float64), "how far clouds' bound coordinates differ");
+        double size = HostReads.Item<double>(coordinates.abs().max().to(ScalarType.Float64), "the size of the bound coordinates");
         return spread <= 1e-4 * (1 + size) ? spread : null;
     }
 

@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using static TorchSharp.torch;
 
 namespace LieConv.Nn;
@@ -39,9 +40,9 @@ internal sealed class RealRows
     /// </summary>
     public static RealRows? Of(Tensor mask, long batch)
     {
-        if (!SkipPadding || mask.device_type != TorchSharp.DeviceType.CPU) return null;
+        if (!SkipPadding || !HostReads.AreFree(mask)) return null;
         var everyCloud = mask.expand(batch, mask.shape[1]);
-        var rows = everyCloud.flatten().nonzero().squeeze(1);
+        var rows = HostReads.TrueIndices(everyCloud, "the real points of a padded batch");
         return rows.shape[0] == batch * mask.shape[1] ? null : new RealRows(rows, batch, mask.shape[1]);
     }
 

@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using static TorchSharp.torch;
 
 namespace LieConv.Nn;
@@ -31,17 +32,17 @@ internal static class SpatialGrid
     {
         using var scope = NewDisposeScope();
         int dim = (int)points.shape[1];
-        var real = pointMask.nonzero().squeeze(1);
+        var real = HostReads.TrueIndices(pointMask, "the real points of a grid search");
         var x = points.index_select(0, real).to(ScalarType.Float64);               // (nv, E); float64 keeps cube edges exact
         var q = queries.to(ScalarType.Float64);
         long nv = x.shape[0], m = q.shape[0];
 
         var low = x.amin(0);
         var extent = (x.amax(0) - low).clamp_min(1e-12);
-        double volume = extent.prod().item<double>();
+        double volume = HostReads.Item<double>(extent.prod(), "the volume a grid covers");
         double side = Math.Pow(PointsInBallPerNeighbour * k / UnitBallVolume(dim) * volume / nv, 1.0 / dim);
         var cellsPerAxis = (extent / side).floor().to(ScalarType.Int64) + 1;       // (E)
-        var counts = cellsPerAxis.data<long>().ToArray();
+        var counts = HostReads.Values<long>(cellsPerAxis, "the grid's cubes per axis");
         double cells = counts.Aggregate(1.0, (a, c) => a * c);
         if (cells > 1e15) return Map(real, BruteForce(x, q, k, pairsPerBlock)).MoveToOuterDisposeScope();   // degenerate spread
         var strides = new long[dim];
@@ -69,7 +70,7 @@ internal static class SpatialGrid
         var safe = minimum(below, above).amin(-1).pow_(2).to(points.dtype);                  // (m) squared
         // Every run gets as many slots as the fullest; capped, so that a crowded spot cannot blow up the search (its
         // queries go to the full search instead).
-        long width = Math.Min(length.max().item<long>(), (long)(MaxOccupancyFactor * 3 * nv / cells) + 16);
+        long width = Math.Min(HostReads.Item<long>(length.max(), "the fullest run of grid cubes"), (long)(MaxOccupancyFactor * 3 * nv / cells) + 16);
         var slot = arange(width, device: x.device).view(1, 1, width);
 
         var result = empty(m, k, dtype: ScalarType.Int64, device: x.device);
@@ -95,7 +96,7 @@ internal static class SpatialGrid
                 result.narrow(0, start, rows).copy_(order.index_select(0, position.gather(1, column).flatten()).view(rows, k));
             }
             else exact = zeros_like(exact);
-            fallback.Add((exact.logical_not().nonzero().squeeze(1) + start).MoveToOuterDisposeScope());
+            fallback.Add((HostReads.TrueIndices(exact.logical_not(), "the queries a grid search cannot clear") + start).MoveToOuterDisposeScope());
         }
         var missed = cat(fallback, 0);
         if (missed.shape[0] > 0)
@@ -116,7 +117,7 @@ internal static class SpatialGrid
         var low = centre.clone();
         low.select(-1, last).sub_(1).clamp_min_(0);
         var high = centre.clone();
-        high.select(-1, last).add_(2).clamp_max_(cellsPerAxis[last].item<long>());   // one past the run's last cube
+        high.select(-1, last).add_(2).clamp_max_(HostReads.Item<long>(cellsPerAxis[last], "the grid's cubes along its last axis"));   // one past the run's last cube
         var first = searchsorted(sortedIds, (low * stride).sum(-1));
         var end = searchsorted(sortedIds, (high * stride).sum(-1));
         // When the run ends at the grid's edge, high·stride is the id of the next row's first cube: exclusive, so correct.
