@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
+using LieConv.Runtime;
 
 namespace LieConv.Benchmarks;
 
@@ -34,14 +34,7 @@ internal static class ProcessMemory
     {
         if (!OperatingSystem.IsLinux()) return false;
         peakBeforeReset = Math.Max(peakBeforeReset, PeakRssMb());
-        try
-        {
-            malloc_trim(0);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            // Not glibc: nothing retained to trim.
-        }
+        TorchRuntime.TrimFreedMemory();
         try
         {
             File.WriteAllText("/proc/self/clear_refs", "5");
@@ -52,7 +45,4 @@ internal static class ProcessMemory
             return false;
         }
     }
-
-    [DllImport("libc", EntryPoint = "malloc_trim")]
-    private static extern int malloc_trim(nuint pad);
 }

@@ -82,5 +82,36 @@ public class TorchRuntimeTests
         // A tensor above glibc's 32 MB mmap threshold is now served from the heap; it must still read back.
         var big = arange(16_000_000, dtype: ScalarType.Float32);
         Assert.That(big[15_999_999].item<float>(), Is.EqualTo(15_999_999f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => TorchRuntime.RetainFreedMemory(0));
+    }
+
+    [Test]
+    public void RetainedMemory_StaysBelowItsLimit_AndIsHandedBackAboveIt()
+    {
+        if (!TorchRuntime.RetainFreedMemory() || TorchRuntime.ResidentSetBytes() is null)
+            Assert.Ignore("Retaining freed memory needs Linux with glibc.");
+        long limitBefore = TorchRuntime.RetainedMemoryLimitBytes;
+        const long size = 512L << 20;
+        try
+        {
+            long withTensor;
+            // Blocks of 32 MB: a test thread allocates from one of glibc's secondary arenas, whose heaps hold at most
+            // 64 MB; anything larger is mapped on its own there, and unmapped when freed, retained or not.
+            using (var scope = NewDisposeScope())
+            {
+                for (int i = 0; i < size >> 25; i++) ones(1L << 23, dtype: ScalarType.Float32);   // written, so resident
+                withTensor = TorchRuntime.ResidentSetBytes()!.Value;
+            }
+            TorchRuntime.RetainFreedMemory(withTensor + (1L << 30));
+            Thread.Sleep(3 * TorchRuntime.RetainedMemoryCheckInterval);
+            Assert.That(TorchRuntime.ResidentSetBytes(), Is.GreaterThan(withTensor - (100L << 20)), "below the limit the freed block stays resident");
+
+            long limit = withTensor - size / 2;
+            TorchRuntime.RetainFreedMemory(limit);
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (TorchRuntime.ResidentSetBytes() > limit && waited.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(50);
+            Assert.That(TorchRuntime.ResidentSetBytes(), Is.LessThanOrEqualTo(limit), "above the limit the free pages are handed back");
+        }
+        finally { TorchRuntime.RetainFreedMemory(limitBefore); }
     }
 }
