@@ -87,7 +87,8 @@ internal sealed record BenchmarkOptions(List<string> Configs, int Steps, int War
         $"""
         Usage: dotnet run -c Release --project Tests/LieConv.Benchmarks -- [options]
           --config NAME[,NAME…]  configurations to run (default: all of the first list below)
-          --steps N              timed training steps and inference batches, N ≥ 1 (default 10)
+          --steps N              timed training steps and inference batches, N ≥ 1 (default 10; the step
+                                 peak memory still grows for tens of steps: the README's table uses 40)
           --warmup N             untimed steps before timing, N ≥ 0 (default 2)
           --device cpu|cuda      where to run (default cpu)
           --release-memory       let glibc hand freed memory back (default: keep it, as the samples do)
