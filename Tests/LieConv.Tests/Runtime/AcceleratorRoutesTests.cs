@@ -71,6 +71,14 @@ public sealed class AcceleratorRoutesTests : SingleThreadedFixture
             var positions = randn(2, 6, 3) * 1.5;
             return (net, () => net.forward(new MoleculeBatch(positions, charges)));
         }, DrawsMatterInTraining: true);
+        // Generic clouds with padding, subsampled: farthest points on the host and real rows on the CPU, device steps
+        // and the dense batch on a GPU (random points: no ties for the two samplers to break differently).
+        yield return new Case("T(2) clouds with padding, subsampled", () =>
+        {
+            var net = Net("T(2)", layers: 2, width: 16, downsample: 0.5, neighbourhood: 6, fill: 0.3);
+            var clouds = AppendPadding(RandomClouds(3, 40, 2, 2), 6);
+            return (net, () => net.forward(clouds));
+        }, DrawsMatterInTraining: true);
         // Large enough for the spatial grid's k nearest on the CPU; all-pairs blocks on a GPU. kNN draws nothing.
         yield return new Case("T(3) kNN, 4,200 points", () =>
         {
