@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds what tools/gpu/checks.sh runs on the lent CUDA machine (PyTorch, no .NET) and packs it into .gpu/.
+#
+# usage (repository root, this machine):  bash tools/gpu/prepare.sh
+# then with the device tool:              run  command "bash tools/gpu/checks.sh"  carry [".gpu"]
+#
+# The apps are published with TorchBackend=external (no libtorch of their own: the device machine's PyTorch
+# libtorch, with CUDA, is used) and packed by ../shared/gpu/pack.sh with a copy of this machine's .NET runtime.
+set -euo pipefail
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+pack="$root/../shared/gpu/pack.sh"
+[ -f "$pack" ] || { echo "prepare.sh needs ../shared/gpu/pack.sh (the GPU reference material)" >&2; exit 2; }
+pub=$(mktemp -d)
+trap 'rm -rf "$pub"' EXIT
+# One folder for the three apps: they share every library, and the device tool carries at most 64 MiB.
+for project in Tests/LieConv.Benchmarks Samples/Equivariance Samples/RotMnist; do
+  # Own build folders (--artifacts-path): the bin/ and obj/ of the usual CPU build stay as they are.
+  dotnet publish "$project" -c Release -p:TorchBackend=external --artifacts-path "$pub/build" -o "$pub/apps" -v quiet -nologo
+done
+# Everything but the .NET runtime tarball (slow to make, never changes) is rebuilt.
+[ -d .gpu ] && find .gpu -mindepth 1 -maxdepth 1 ! -name dotnet-runtime.tgz -exec rm -rf {} +
+bash "$pack" "$pub/apps"
+tar czf .gpu/apps.tgz -C .gpu apps
+rm -rf .gpu/apps
+size=$(du -sm .gpu | cut -f1)
+[ "$size" -le 64 ] || { echo ".gpu/ is ${size} MiB, over the 64 MiB a device call carries" >&2; exit 1; }
+echo "ready: .gpu/ (${size} MiB); on the device: bash tools/gpu/checks.sh"
