@@ -273,13 +273,13 @@ internal static class LieConvFitting
                     targets[j] = row.Targets![0];
             }
             long b = group.Length;
-            // Built on the host and copied once per batch; a no-op on the CPU.
+            // Built on the host and copied once per batch (without waiting for the GPU); a no-op on the CPU.
             return new LabelledBatch(
                 new PointCloudBatch(
-                    tensor(coordinates, new[] { b, nMax, (long)d }).to(device),
-                    tensor(features, new[] { b, nMax, (long)c }).to(device),
-                    tensor(mask, new[] { b, (long)nMax }).to(device)),
-                (classes ? tensor(classLabels, new[] { b }) : tensor(targets, new[] { b })).to(device));
+                    TorchRuntime.Upload(tensor(coordinates, new[] { b, nMax, (long)d }), device),
+                    TorchRuntime.Upload(tensor(features, new[] { b, nMax, (long)c }), device),
+                    TorchRuntime.Upload(tensor(mask, new[] { b, (long)nMax }), device)),
+                TorchRuntime.Upload(classes ? tensor(classLabels, new[] { b }) : tensor(targets, new[] { b }), device));
         }
     }
 }

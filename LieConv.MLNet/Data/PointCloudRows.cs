@@ -1,4 +1,5 @@
 using LieConv.Models;
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -91,13 +92,6 @@ public sealed class PointCloudRows
         };
     }
 
-    private static Tensor To(Tensor host, Device device)
-    {
-        // torch.tensor copies the array, so the host arrays stay ours; .to returns the same tensor when it is
-        // already there, and otherwise the host copy would linger until the caller's scope ends.
-        var moved = host.to(device);
-        if (!ReferenceEquals(moved, host))
-            host.Dispose();
-        return moved;
-    }
+    // torch.tensor copies the array, so the host arrays stay ours; Upload disposes the host copy once it has moved.
+    private static Tensor To(Tensor host, Device device) => TorchRuntime.Upload(host, device);
 }

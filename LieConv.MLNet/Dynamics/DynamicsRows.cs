@@ -1,6 +1,7 @@
 using LieConv.MLNet.MlNet;
 using LieConv.MLNet.Data;
 using LieConv.Models.Dynamics;
+using LieConv.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -119,11 +120,12 @@ internal static class DynamicsRows
     public static DynamicsBatch Collate(IReadOnlyList<DynamicsRow> rows, DynamicsNetworkOptions spec, Device device)
     {
         long b = rows.Count, t = rows[0].Times.Length;
-        var trajectory = rows[0].Trajectory is null ? null : tensor(rows.SelectMany(r => r.Trajectory!).ToArray(), [b, t, spec.StateSize]).to(device);
+        // Copied to the device without waiting for the GPU (TorchRuntime.Upload); nothing is copied on the CPU.
+        var trajectory = rows[0].Trajectory is null ? null : TorchRuntime.Upload(tensor(rows.SelectMany(r => r.Trajectory!).ToArray(), [b, t, spec.StateSize]), device);
         return new DynamicsBatch(
-            tensor(rows.SelectMany(r => r.InitialState).ToArray(), [b, spec.StateSize]).to(device),
-            tensor(rows.SelectMany(r => r.SystemParameters).ToArray(), [b, spec.Particles, spec.SystemDimension]).to(device),
-            tensor(rows.SelectMany(r => r.Times).ToArray(), [b, t]).to(device),
+            TorchRuntime.Upload(tensor(rows.SelectMany(r => r.InitialState).ToArray(), [b, spec.StateSize]), device),
+            TorchRuntime.Upload(tensor(rows.SelectMany(r => r.SystemParameters).ToArray(), [b, spec.Particles, spec.SystemDimension]), device),
+            TorchRuntime.Upload(tensor(rows.SelectMany(r => r.Times).ToArray(), [b, t]), device),
             trajectory);
     }
 

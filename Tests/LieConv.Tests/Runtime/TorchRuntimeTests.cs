@@ -35,6 +35,18 @@ public class TorchRuntimeTests
     }
 
     [Test]
+    public void Upload_OnTheCpu_ReturnsTheHostTensorItself_Undisposed()
+    {
+        // The CUDA route (page-locked memory, non-blocking copy) needs a GPU: tools/gpu/checks.sh runs it through the
+        // main job's ML.NET training there.
+        using var host = tensor(new float[] { 1, 2, 3 });
+        var moved = TorchRuntime.Upload(host, CPU);
+        Assert.That(moved, Is.SameAs(host));
+        Assert.That(host.IsInvalid, Is.False);
+        Assert.That(moved.data<float>().ToArray(), Is.EqualTo(new float[] { 1, 2, 3 }));
+    }
+
+    [Test]
     public void SeedEverything_MakesTorchDrawsReproducible()
     {
         TorchRuntime.SeedEverything(17);
