@@ -68,10 +68,11 @@ public sealed class PointCloudRows
         var mask = new bool[b * n];
         for (int i = 0; i < PointCounts.Length; i++)
             Array.Fill(mask, true, i * PaddedPoints, PointCounts[i]);
+        // torch.tensor copies the arrays, so they stay ours; Upload frees each host copy once it has moved.
         return new PointCloudBatch(
-            To(torch.tensor(Coordinates, new[] { b, n, SpaceDimension }), device),
-            To(torch.tensor(Features, new[] { b, n, Channels }), device),
-            To(torch.tensor(mask, new[] { b, n }), device));
+            TorchRuntime.Upload(torch.tensor(Coordinates, new[] { b, n, SpaceDimension }), device),
+            TorchRuntime.Upload(torch.tensor(Features, new[] { b, n, Channels }), device),
+            TorchRuntime.Upload(torch.tensor(mask, new[] { b, n }), device));
     }
 
     /// <summary>
@@ -86,12 +87,9 @@ public sealed class PointCloudRows
         long[] dims = { Count };
         return LabelKind switch
         {
-            PointCloudLabelKind.Key => To(torch.tensor(Array.ConvertAll(Classes!, c => (long)c), dims), device),
-            PointCloudLabelKind.Single => To(torch.tensor(Targets!, dims), device),
+            PointCloudLabelKind.Key => TorchRuntime.Upload(torch.tensor(Array.ConvertAll(Classes!, c => (long)c), dims), device),
+            PointCloudLabelKind.Single => TorchRuntime.Upload(torch.tensor(Targets!, dims), device),
             _ => throw new InvalidOperationException("This batch has no labels: the reader was given no Label column."),
         };
     }
-
-    // torch.tensor copies the array, so the host arrays stay ours; Upload disposes the host copy once it has moved.
-    private static Tensor To(Tensor host, Device device) => TorchRuntime.Upload(host, device);
 }
