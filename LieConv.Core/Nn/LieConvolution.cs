@@ -108,11 +108,12 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
         kernel = kernel * mask.unsqueeze(-1).to(kernel.dtype);
         // Values need no mask of their own: the kernel is already 0 at invalid neighbours and values are finite
         // everywhere (padding is zeroed at the input), and skipping it saves a pass over the largest tensor.
-        var values = LiftedCloud.Gather(cloud.Values, neighbourhood.Indices);                            // (B, m, k, cin)
-
-        // PointConv's trick: Σ_v k(v) ⊗ f(v) as one batched product, then a dense layer on the (cin·16) result.
-        var products = matmul(values.transpose(-1, -2), kernel).flatten(-2);                     // (B, m, cin·16)
-        var output = linear.forward(products);
+        var rows = LiftedCloud.RowIndices(cloud.Values, neighbourhood.Indices);                        // (B, m, k) of B·n
+        // PointConv's trick, W·vec(Σ_v f(v) ⊗ k(v)) + b, as one operation that gathers the neighbours' features
+        // again in its backward pass rather than keeping them (k copies of the input) from the forward pass.
+        long batch = rows.shape[0], m = rows.shape[1], k = rows.shape[2];
+        var output = PointConvSum.Compute(cloud.Values.flatten(0, 1), rows.reshape(batch * m, k),
+            kernel.expand(batch, -1, -1, -1).reshape(batch * m, k, -1), linear.weight!, linear.bias!).view(batch, m, -1);
         return Settings.Mean ? output / mask.sum(-1, keepdim: true).clamp_min(1) : output;
     }
 

@@ -108,15 +108,24 @@ public sealed record LiftedCloud(Tensor Elements, Tensor Orbits, Tensor Values, 
     /// </remarks>
     public static Tensor Gather(Tensor source, Tensor indices)
     {
-        long batch = source.shape[0], n = source.shape[1];
+        var rows = RowIndices(source, indices);
         var trailing = source.shape[2..];
-        if (batch == 1 && indices.shape[0] != 1)
-            return source.squeeze(0).index_select(0, indices.flatten()).view(indices.shape.Concat(trailing).ToArray());
+        return source.reshape(new[] { source.shape[0] * source.shape[1] }.Concat(trailing).ToArray())
+            .index_select(0, rows.flatten()).view(rows.shape.Concat(trailing).ToArray());
+    }
+
+    /// <summary>
+    /// (B, m, …) the positions in <paramref name="source"/> (B, n, …) flattened to (B·n, …) of the rows at
+    /// <paramref name="indices"/> (B or 1, m, …) along axis 1 (see <see cref="Gather"/>).
+    /// </summary>
+    internal static Tensor RowIndices(Tensor source, Tensor indices)
+    {
+        long batch = source.shape[0], n = source.shape[1];
+        if (batch == 1) return indices;
         var index = indices.shape[0] == batch ? indices : indices.expand(new[] { batch }.Concat(indices.shape[1..]).ToArray());
         var offsets = arange(batch, dtype: ScalarType.Int64, device: index.device).mul_(n)
             .view(new[] { batch }.Concat(Enumerable.Repeat(1L, (int)index.dim() - 1)).ToArray());
-        var rows = source.reshape(new[] { batch * n }.Concat(trailing).ToArray()).index_select(0, (index + offsets).flatten());
-        return rows.view(index.shape.Concat(trailing).ToArray());
+        return index + offsets;
     }
 }
 
