@@ -1,3 +1,4 @@
+using LieConv.Runtime;
 using static TorchSharp.torch;
 using static TorchSharp.torch.autograd;
 
@@ -42,43 +43,26 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) =>
+        CustomBackward.Run(() => Differentiate(ctx, gradOutput), () => [empty(0), null!, empty(0), empty(0), empty(0)]);
+
+    private static List<Tensor> Differentiate(AutogradContext ctx, Tensor gradOutput)
     {
-        ReleaseReturnedGradients();
-        Tensor featuresGrad, kernelGrad, weightGrad, biasGrad;
-        using (var scope = NewDisposeScope())
-        {
-            var saved = ctx.get_saved_variables();
-            var (features, neighbours, kernel, weight) = (saved[0], saved[1], saved[2], saved[3]);
-            long queries = neighbours.shape[0], cin = features.shape[1];
-            var gathered = Gather(features, neighbours);                                          // (Q, k, cin)
-            var products = matmul(gathered.transpose(1, 2), kernel);                              // (Q, cin, 16)
-            weightGrad = gradOutput.t().mm(products.view(queries, -1));
-            biasGrad = gradOutput.sum(0L, false);
-            var productsGrad = gradOutput.mm(weight).view(queries, cin, -1);                      // (Q, cin, 16)
-            kernelGrad = matmul(gathered, productsGrad);                                          // (Q, k, 16)
-            var gatheredGrad = matmul(kernel, productsGrad.transpose(1, 2));                      // (Q, k, cin)
-            featuresGrad = zeros_like(features).index_add_(0, neighbours.flatten(), gatheredGrad.view(-1, cin), 1);
-            scope.MoveToOuter(featuresGrad, kernelGrad, weightGrad, biasGrad);
-        }
+        using var scope = NewDisposeScope();
+        var saved = ctx.get_saved_variables();
+        var (features, neighbours, kernel, weight) = (saved[0], saved[1], saved[2], saved[3]);
+        long queries = neighbours.shape[0], cin = features.shape[1];
+        var gathered = Gather(features, neighbours);                                              // (Q, k, cin)
+        var products = matmul(gathered.transpose(1, 2), kernel);                                  // (Q, cin, 16)
+        var weightGrad = gradOutput.t().mm(products.view(queries, -1));
+        var biasGrad = gradOutput.sum(0L, false);
+        var productsGrad = gradOutput.mm(weight).view(queries, cin, -1);                          // (Q, cin, 16)
+        var kernelGrad = matmul(gathered, productsGrad);                                          // (Q, k, 16)
+        var gatheredGrad = matmul(kernel, productsGrad.transpose(1, 2));                          // (Q, k, cin)
+        var featuresGrad = zeros_like(features).index_add_(0, neighbours.flatten(), gatheredGrad.view(-1, cin), 1);
+        scope.MoveToOuter(featuresGrad, kernelGrad, weightGrad, biasGrad);
         gradOutput.Dispose();
-        returnedGradients!.AddRange([featuresGrad, kernelGrad, weightGrad, biasGrad]);
         return [featuresGrad, null!, kernelGrad, weightGrad, biasGrad];
-    }
-
-    /// <summary>The handles of the gradients that the last backward call on this thread returned.</summary>
-    /// <remarks>
-    /// libtorch takes its own reference to what a backward call returns, so the managed handle only keeps the memory
-    /// alive — until the training step's dispose scope ends, the kernel gradients of every layer (on RotMNIST T(2),
-    /// 40 MB in all). The next backward call on the same thread lets them go: by then the engine has taken them, which
-    /// a call on another thread could not be sure of.
-    /// </remarks>
-    [ThreadStatic] private static List<Tensor>? returnedGradients;
-
-    private static void ReleaseReturnedGradients()
-    {
-        foreach (var t in returnedGradients ?? []) t.Dispose();
-        (returnedGradients ??= []).Clear();
     }
 
     /// <summary>(Q, cin·16) Σ_j f(v_qj) ⊗ k_qj for every query.</summary>

@@ -277,7 +277,15 @@ public sealed class Trainer<TBatch> : IDisposable
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
                 optimizer.zero_grad();
                 var output = forward(batch);
-                output.Loss.backward();
+                try
+                {
+                    output.Loss.backward();
+                }
+                catch (Exception e)
+                {
+                    CustomBackward.ThrowIfFailed(e);
+                    throw;
+                }
                 optimizer.step();
 
                 var loss = output.Loss.detach();

@@ -1,4 +1,7 @@
 using LieConv.Nn;
+using LieConv.Runtime;
+using LieConv.Tests.Training;
+using LieConv.Training;
 using NUnit.Framework;
 using static TorchSharp.torch;
 
@@ -93,5 +96,44 @@ public class PointConvSumTests : SingleThreadedFixture
         }
         var once = autograd.grad([Plain(x).sum()], [x.Weight])[0];
         AssertClose(once * 3, total, "the weight's gradient summed over three steps");
+    }
+
+    /// <summary>A .NET exception cannot cross libtorch's autograd engine: the failure must come back as an exception, not end the process.</summary>
+    [Test]
+    public void AFailingBackward_ReachesTheCallerAsAnException_WithItsCause()
+    {
+        var x = RandomInputs(5);
+        var features = x.Features * 1;
+        var output = PointConvSum.Compute(features, x.Rows, x.Kernel, x.Weight, x.Bias);
+        features.add_(1);   // a saved input changed in place: the backward pass cannot run
+        var engineError = Assert.Catch(() => output.sum().backward());
+        var failure = Assert.Throws<InvalidOperationException>(() => CustomBackward.ThrowIfFailed(engineError!));
+        Assert.That(failure!.InnerException!.Message, Does.Contain("modified by an inplace operation"));
+        Assert.DoesNotThrow(() => CustomBackward.ThrowIfFailed(engineError!), "the failure is reported once");
+    }
+
+    [Test]
+    public void AFailingBackward_InTraining_StopsFitWithItsCause()
+    {
+        var x = RandomInputs(6);
+        var dense = nn.Linear(In * WeightNet.OutputWidth, Out, dtype: ScalarType.Float64);
+        BatchOutput Forward(ToyBatch batch)
+        {
+            var features = batch.X * 1;
+            var output = PointConvSum.Compute(features, x.Rows, x.Kernel, dense.weight!, dense.bias!);
+            features.add_(1);
+            return new BatchOutput(output, output.square().mean());
+        }
+        var inputs = randn(Points, In, dtype: ScalarType.Float64);
+        using var trainer = new Trainer<ToyBatch>(dense, Forward, new SingleBatch(new ToyBatch(inputs, zeros(1))),
+            new TrainerOptions { Epochs = 1, ReportEvery = 0 });
+        var failure = Assert.Throws<InvalidOperationException>(() => trainer.Fit());
+        Assert.That(failure!.InnerException!.Message, Does.Contain("modified by an inplace operation"));
+    }
+
+    private sealed class SingleBatch(ToyBatch batch) : IBatchSource<ToyBatch>
+    {
+        public int BatchesPerEpoch => 1;
+        public IEnumerable<ToyBatch> Batches(int epoch) => [batch];
     }
 }
