@@ -38,8 +38,10 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     {
         var (features, neighbours, kernel, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4]);
         ctx.save_for_backward([features, neighbours, kernel, weight]);
-        using var products = Products(features, neighbours, kernel);
-        return addmm(bias, products, weight.t(), 1, 1);
+        // Its own scope: the views of the gathered features and products would otherwise keep them until the block ends.
+        using var scope = NewDisposeScope();
+        var products = matmul(Gather(features, neighbours).transpose(1, 2), kernel).view(neighbours.shape[0], -1);   // (Q, cin·16)
+        return addmm(bias, products, weight.t(), 1, 1).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />
@@ -63,13 +65,6 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
         scope.MoveToOuter(featuresGrad, kernelGrad, weightGrad, biasGrad);
         gradOutput.Dispose();
         return [featuresGrad, null!, kernelGrad, weightGrad, biasGrad];
-    }
-
-    /// <summary>(Q, cin·16) Σ_j f(v_qj) ⊗ k_qj for every query.</summary>
-    private static Tensor Products(Tensor features, Tensor neighbours, Tensor kernel)
-    {
-        using var gathered = Gather(features, neighbours);
-        return matmul(gathered.transpose(1, 2), kernel).view(neighbours.shape[0], -1);
     }
 
     /// <summary>(Q, k, cin) the feature rows of every query's neighbours.</summary>
