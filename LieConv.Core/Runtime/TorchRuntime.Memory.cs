@@ -74,6 +74,28 @@ public static partial class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Frees now the native memory of TorchSharp objects that no dispose scope tracks — above all the
+    /// <see cref="TorchSharp.Scalar"/> that every number passed to a tensor operation becomes — by running a young-generation
+    /// garbage collection and waiting for their finalizers. The trainer calls it after every batch; so should a loop of one's own.
+    /// </summary>
+    /// <remarks>
+    /// <para>Such objects free their few native bytes only when the .NET collector finalizes them, and since they are
+    /// small and the tensors are disposed by scopes, the collector may not run for a hundred training steps. Meanwhile
+    /// the thousands of them that each step makes (RotMNIST T(2): about 3,500) lie scattered among the blocks of that
+    /// step's tensors in the C heap, so the heap cannot join those blocks again when they are freed and grows to fit the
+    /// next step's: the T(2) benchmark's heap grew from 0.8 to 1.9 GB over 80 steps (its live memory stayed at
+    /// 0.23–0.25 GB between steps) and stopped growing only when the first collection ran. Collected after every step,
+    /// it stays at 0.8 GB.</para>
+    /// <para>A collection of the young generations with nothing but short-lived objects in them takes well under a
+    /// millisecond; the finalizers run on the finalizer thread while this one waits.</para>
+    /// </remarks>
+    public static void FreeUnscopedObjects()
+    {
+        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+        GC.WaitForPendingFinalizers();
+    }
+
     /// <summary>The process's resident set in bytes (Linux: /proc/self/statm), or null where it cannot be read.</summary>
     public static long? ResidentSetBytes()
     {

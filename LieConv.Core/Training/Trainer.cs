@@ -15,8 +15,9 @@ namespace LieConv.Training;
 /// <remarks>
 /// <para>The trainer moves the model to <see cref="TrainerOptions.Device"/> (the CPU by default) when it is built and
 /// creates the optimiser for the moved parameters; the batch sources must produce batches on that device.</para>
-/// <para>Each batch runs in its own dispose scope; the loss is read back to the host only for a progress report, so a
-/// step otherwise never waits for the device. A trainer runs once (one <see cref="Fit"/> or <see cref="Resume"/>);
+/// <para>Each batch runs in its own dispose scope, after which the objects no scope tracks are finalized
+/// (<see cref="TorchRuntime.FreeUnscopedObjects"/>: left to the garbage collector, they fragment the C heap step by step);
+/// the loss is read back to the host only for a progress report, so a step otherwise never waits for the device. A trainer runs once (one <see cref="Fit"/> or <see cref="Resume"/>);
 /// dispose it afterwards to free the optimiser state (the model stays the caller's).</para>
 /// <para>On return the model holds the best epoch's weights when a selection metric is set and
 /// <see cref="TrainerOptions.RestoreBestWeights"/> is on, otherwise the last epoch's; it is left in training mode.</para>
@@ -179,13 +180,16 @@ public sealed class Trainer<TBatch> : IDisposable
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                if (!enumerator.MoveNext()) break;
-                var batch = enumerator.Current;
-                var output = forward(batch);
-                long n = batchSize(batch, output);
-                foreach (var metric in Metrics) averager.Add(metric.Name, metric.Compute(batch, output), n);
-                batches++;
+                using (var scope = NewDisposeScope())
+                {
+                    if (!enumerator.MoveNext()) break;
+                    var batch = enumerator.Current;
+                    var output = forward(batch);
+                    long n = batchSize(batch, output);
+                    foreach (var metric in Metrics) averager.Add(metric.Name, metric.Compute(batch, output), n);
+                    batches++;
+                }
+                TorchRuntime.FreeUnscopedObjects();
             }
             if (batches == 0) throw new InvalidOperationException($"The evaluation source yielded no batches for epoch {epoch}.");
             return averager.Averages();
@@ -311,6 +315,8 @@ public sealed class Trainer<TBatch> : IDisposable
                     windowClock.Restart();
                 }
             }
+            // Before the next batch allocates: the step's scalars would otherwise fragment the heap (see the method).
+            TorchRuntime.FreeUnscopedObjects();
             // Outside the batch's scope, so tensors a handler creates are not freed under it.
             if (report is not null) progress!.Report(report);
         }

@@ -1,4 +1,5 @@
 using LieConv.Models;
+using LieConv.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -112,14 +113,19 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
         lock (_forwardLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            _model.eval();
-            var batch = new PointCloudBatch(
-                tensor(coordinates, new long[] { 1, n, SpaceDimension }).to(_device),
-                tensor(features, new long[] { 1, n, Channels }).to(_device),
-                ones(1, n, dtype: ScalarType.Bool, device: _device));
-            return Head(_model.forward(batch)).cpu().data<float>().ToArray();
+            float[] scores;
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                _model.eval();
+                var batch = new PointCloudBatch(
+                    tensor(coordinates, new long[] { 1, n, SpaceDimension }).to(_device),
+                    tensor(features, new long[] { 1, n, Channels }).to(_device),
+                    ones(1, n, dtype: ScalarType.Bool, device: _device));
+                scores = Head(_model.forward(batch)).cpu().data<float>().ToArray();
+            }
+            TorchRuntime.FreeUnscopedObjects();   // a serving process scores for days: its C heap must not fragment
+            return scores;
         }
     }
 }

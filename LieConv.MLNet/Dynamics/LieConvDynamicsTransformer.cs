@@ -1,6 +1,7 @@
 using LieConv.MLNet;
 using LieConv.MLNet.MlNet;
 using LieConv.Models.Dynamics;
+using LieConv.Runtime;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
@@ -185,13 +186,18 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
         lock (_forwardLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            _model.eval();
-            var z0 = tensor(initialState, [systems, spec.StateSize]).to(_device);
-            var sysP = tensor(systemParameters, [systems, spec.Particles, spec.SystemDimension]).to(_device);
-            var grid = tensor(times, [times.Length]).to(_device);
-            return IntegratedDynamics.Predict(_model, z0, sysP, grid).cpu().data<float>().ToArray();
+            float[] trajectories;
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                _model.eval();
+                var z0 = tensor(initialState, [systems, spec.StateSize]).to(_device);
+                var sysP = tensor(systemParameters, [systems, spec.Particles, spec.SystemDimension]).to(_device);
+                var grid = tensor(times, [times.Length]).to(_device);
+                trajectories = IntegratedDynamics.Predict(_model, z0, sysP, grid).cpu().data<float>().ToArray();
+            }
+            TorchRuntime.FreeUnscopedObjects();   // a serving process predicts for days: its C heap must not fragment
+            return trajectories;
         }
     }
 

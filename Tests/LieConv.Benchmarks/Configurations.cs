@@ -4,6 +4,7 @@ using LieConv.Datasets.Springs;
 using LieConv.Models;
 using LieConv.Models.Dynamics;
 using LieConv.Nn;
+using LieConv.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,6 +27,12 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
     public IReadOnlyList<double> TrainStepsMs { get; init; } = [];
 
     /// <summary>
+    /// The resident set after each timed training step (MB, CPU on Linux; else null): flat once the heap has settled,
+    /// rising where it fragments.
+    /// </summary>
+    public IReadOnlyList<double>? TrainStepsResidentMb { get; init; }
+
+    /// <summary>
     /// The float32 rate (GFLOP/s) of a 2048³ matrix product on the same device, measured in the same process just
     /// before the configuration: the shared 2-core machine's speed drifts by ±25 % over hours, more than most
     /// differences worth measuring, and this says how fast it was for this line.
@@ -43,28 +50,39 @@ internal sealed record Configuration(string Name, string Group, double? Original
         var (model, loss, infer, batch, points) = Build(device);
         var optimizer = optim.Adam(model.parameters(), 1e-3);
         var train = new List<double>();
+        var residentAfterStep = new List<double>();
         model.train();
         int settling = SettleRadii(model, loss);
         bool stepPeak = device.type == DeviceType.CPU && ProcessMemory.ResetPeak();
         for (int i = 0; i < warmup + steps; i++)
         {
-            using var scope = NewDisposeScope();
             var clock = Stopwatch.StartNew();
-            optimizer.zero_grad();
-            loss().backward();
-            optimizer.step();
-            if (device.type == DeviceType.CUDA) cuda.synchronize();
-            if (i >= warmup) train.Add(clock.Elapsed.TotalMilliseconds);
+            using (var scope = NewDisposeScope())
+            {
+                optimizer.zero_grad();
+                loss().backward();
+                optimizer.step();
+                if (device.type == DeviceType.CUDA) cuda.synchronize();
+            }
+            TorchRuntime.FreeUnscopedObjects();   // as the trainer does after every batch, and timed with the step
+            if (i >= warmup)
+            {
+                train.Add(clock.Elapsed.TotalMilliseconds);
+                residentAfterStep.Add(TorchRuntime.ResidentSetBytes() is long bytes ? Math.Round(bytes / 1048576.0) : double.NaN);
+            }
         }
         var inference = new List<double>();
         model.eval();
         for (int i = 0; i < warmup + steps; i++)
         {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
             var clock = Stopwatch.StartNew();
-            infer();
-            if (device.type == DeviceType.CUDA) cuda.synchronize();
+            using (var scope = NewDisposeScope())
+            using (no_grad())
+            {
+                infer();
+                if (device.type == DeviceType.CUDA) cuda.synchronize();
+            }
+            TorchRuntime.FreeUnscopedObjects();
             if (i >= warmup) inference.Add(clock.Elapsed.TotalMilliseconds);
         }
         long parameters = model.parameters().Sum(p => p.numel());
@@ -76,6 +94,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             StepPeakMemoryMb = stepPeak ? Math.Round(ProcessMemory.PeakRssMb(), 1) : null,
             RadiusSettlingPasses = settling,
             TrainStepsMs = train.Select(t => Math.Round(t, 1)).ToArray(),
+            TrainStepsResidentMb = device.type == DeviceType.CPU && residentAfterStep.All(double.IsFinite) ? residentAfterStep : null,
             CalibrationGflops = calibration,
         };
     }
@@ -123,6 +142,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             using (var scope = NewDisposeScope())
             using (no_grad())
                 loss();
+            TorchRuntime.FreeUnscopedObjects();
             history.Add(layers.Select(l => l.Radius.item<float>()).ToArray());
             if (pass < window) continue;
             var (now, then) = (history[^1], history[^(window + 1)]);

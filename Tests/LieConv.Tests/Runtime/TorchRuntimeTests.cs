@@ -86,6 +86,16 @@ public class TorchRuntimeTests
     }
 
     [Test]
+    public void FreeUnscopedObjects_RunsTheFinalizersOfDroppedObjects()
+    {
+        Training.FinalizationProbe.Reset();
+        for (int i = 0; i < 100; i++) Training.FinalizationProbe.Drop();
+        Assume.That(Training.FinalizationProbe.Finalized, Is.Zero, "no collection ran in between");
+        TorchRuntime.FreeUnscopedObjects();
+        Assert.That(Training.FinalizationProbe.Finalized, Is.EqualTo(100));
+    }
+
+    [Test]
     public void RetainFreedMemory_AppliesOnLinuxWithGlibc_AndTensorsStillWork()
     {
         bool applied = TorchRuntime.RetainFreedMemory();
