@@ -18,10 +18,11 @@ public static partial class TorchRuntime
     /// step spent more time in the kernel than in libtorch (3.3 s per step, 1.5 s with this setting). It changes the
     /// allocator of the whole process, so it is a choice for the application (the samples and benchmarks make it),
     /// not made behind its back.</para>
-    /// <para>The price is fragmentation: the heap keeps the freed blocks, and steps that allocate the same sizes do
-    /// not always fit them into the same holes, so the resident set grows past the largest step — RotMNIST T(2) from
-    /// 0.93 GB after 5 steps to 1.23 GB after 40 (then flat to 160), 16k points by about 80 MB a step, 100k points
-    /// from 15 to 22.6 GB over 21 steps. Hence the limit: a background check (every
+    /// <para>The price is that the heap keeps what a step freed, and can fragment. The growth once measured here came
+    /// mostly from TorchSharp's unfinalized scalars pinning the heap, which <see cref="FreeUnscopedObjects"/> prevents
+    /// when called after every batch, as the trainer does: over 40 steps RotMNIST T(2) then peaks at 0.76 GB instead
+    /// of 1.44 GB and 16k points at 2.4 GB instead of 6.1 GB, flat after the first steps. The limit bounds whatever
+    /// else fragments it (100k points once grew from 15 to 22.6 GB over 21 steps): a background check (every
     /// <see cref="RetainedMemoryCheckInterval"/>) hands the heap's free pages back to the system whenever the resident
     /// set is above it, so a long run cannot grow out of memory; the steps after a trim fault their pages in again.</para>
     /// </remarks>
