@@ -1,4 +1,6 @@
+using System.Buffers.Text;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace LieConv.Runtime;
 
@@ -90,6 +92,11 @@ public static partial class TorchRuntime
     /// it stays at 0.8 GB.</para>
     /// <para>A collection of the young generations with nothing but short-lived objects in them takes well under a
     /// millisecond; the finalizers run on the finalizer thread while this one waits.</para>
+    /// <para>TorchSharp 0.107 reads a scalar's native handle and then lets the scalar go while its native call is still
+    /// running, so a collection started by another thread at that moment can finalize the scalar under the call
+    /// (seen as libtorch's "INTERNAL ASSERT FAILED at c10/core/Scalar.h" and an abort). A collection started here,
+    /// between batches, cannot; other threads of a training process should not allocate managed memory while it
+    /// trains (this library's own background check, <see cref="ResidentSetBytes"/>, does not).</para>
     /// </remarks>
     public static void FreeUnscopedObjects()
     {
@@ -98,18 +105,37 @@ public static partial class TorchRuntime
     }
 
     /// <summary>The process's resident set in bytes (Linux: /proc/self/statm), or null where it cannot be read.</summary>
+    /// <remarks>
+    /// Reads without allocating on the managed heap: the background check of <see cref="RetainFreedMemory"/> calls it
+    /// twice a second, and a collection started from that thread could finalize a TorchSharp scalar that an operation
+    /// on the training thread is still reading (TorchSharp does not keep its temporary scalars alive across its native
+    /// calls; see <see cref="FreeUnscopedObjects"/>).
+    /// </remarks>
     public static long? ResidentSetBytes()
     {
         try
         {
-            var fields = File.ReadAllText("/proc/self/statm").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            return long.Parse(fields[1]) * Environment.SystemPageSize;
+            Span<byte> text = stackalloc byte[128];
+            int length;
+            lock (statmGate)
+            {
+                statm ??= File.OpenHandle("/proc/self/statm");
+                length = RandomAccess.Read(statm, text, fileOffset: 0);   // procfs renders the file afresh at offset 0
+            }
+            // "size resident shared text lib data dt", in pages
+            var fields = text[..length];
+            int firstSpace = fields.IndexOf((byte)' ');
+            if (firstSpace < 0 || !Utf8Parser.TryParse(fields[(firstSpace + 1)..], out long residentPages, out _)) return null;
+            return residentPages * Environment.SystemPageSize;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
             return null;
         }
     }
+
+    private static readonly object statmGate = new();
+    private static SafeFileHandle? statm;
 
     private static long retainedMemoryLimit;
     private static readonly object retainedMemoryGate = new();

@@ -96,6 +96,18 @@ public class TorchRuntimeTests
     }
 
     [Test]
+    public void ResidentSetBytes_ReadsWithoutAllocating()
+    {
+        long? first = TorchRuntime.ResidentSetBytes();
+        if (first is null) Assert.Ignore("No /proc/self/statm here (not Linux).");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long? second = TorchRuntime.ResidentSetBytes();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.That(allocated, Is.Zero, "managed bytes allocated by a read (the background check runs it twice a second)");
+        Assert.That(second, Is.GreaterThan(10L << 20).And.LessThan(first!.Value * 4), "a plausible resident set");
+    }
+
+    [Test]
     public void RetainFreedMemory_AppliesOnLinuxWithGlibc_AndTensorsStillWork()
     {
         bool applied = TorchRuntime.RetainFreedMemory();
