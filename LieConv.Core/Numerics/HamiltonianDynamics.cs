@@ -67,15 +67,7 @@ public sealed class HamiltonianDynamics
             var energy = _hamiltonian(t, differentiable).sum();
             // TorchSharp does not default retain_graph to create_graph as PyTorch does: without it the first-order graph
             // is freed here and a loss on the field cannot be back-propagated ("backward through the graph a second time").
-            try
-            {
-                gradient = autograd.grad([energy], [differentiable], retain_graph: CreateGraph, create_graph: CreateGraph)[0];
-            }
-            catch (Exception e)
-            {
-                CustomBackward.ThrowIfFailed(e);
-                throw;
-            }
+            gradient = CustomBackward.Call(() => autograd.grad([energy], [differentiable], retain_graph: CreateGraph, create_graph: CreateGraph))[0];
         }
         var dHdq = gradient.narrow(-1, 0, half);
         var dHdp = gradient.narrow(-1, half, half);

@@ -43,6 +43,26 @@ internal static class CustomBackward
     }
 
     /// <summary>
+    /// Runs a backward call (<c>backward</c>, <c>autograd.grad</c>) and, if it throws, throws the failure of one of
+    /// this library's operations behind it instead (see <see cref="ThrowIfFailed"/>).
+    /// </summary>
+    public static T Call<T>(Func<T> backwardCall)
+    {
+        try
+        {
+            return backwardCall();
+        }
+        catch (Exception e)
+        {
+            ThrowIfFailed(e);
+            throw;
+        }
+    }
+
+    /// <inheritdoc cref="Call{T}(Func{T})"/>
+    public static void Call(Action backwardCall) => Call(() => { backwardCall(); return true; });
+
+    /// <summary>
     /// After a backward call (<c>backward</c>, <c>autograd.grad</c>) threw <paramref name="engineError"/>: throws the
     /// failure of one of this library's operations behind it, if there was one.
     /// </summary>

@@ -16,9 +16,10 @@ namespace LieConv.Training;
 /// <para>The trainer moves the model to <see cref="TrainerOptions.Device"/> (the CPU by default) when it is built and
 /// creates the optimiser for the moved parameters; the batch sources must produce batches on that device.</para>
 /// <para>Each batch runs in its own dispose scope, after which the objects no scope tracks are finalized
-/// (<see cref="TorchRuntime.FreeUnscopedObjects"/>: left to the garbage collector, they fragment the C heap step by step);
-/// the loss is read back to the host only for a progress report, so a step otherwise never waits for the device. A trainer runs once (one <see cref="Fit"/> or <see cref="Resume"/>);
-/// dispose it afterwards to free the optimiser state (the model stays the caller's).</para>
+/// (<see cref="TorchRuntime.FreeUnscopedObjects"/>: left to the garbage collector, they fragment the C heap step by
+/// step); the loss is read back to the host only for a progress report, so a step otherwise never waits for the
+/// device. A trainer runs once (one <see cref="Fit"/> or <see cref="Resume"/>); dispose it afterwards to free the
+/// optimiser state (the model stays the caller's).</para>
 /// <para>On return the model holds the best epoch's weights when a selection metric is set and
 /// <see cref="TrainerOptions.RestoreBestWeights"/> is on, otherwise the last epoch's; it is left in training mode.</para>
 /// <para>Unlike oil, validation (and with it best-weight selection) happens after every epoch rather than whenever the
@@ -281,15 +282,7 @@ public sealed class Trainer<TBatch> : IDisposable
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
                 optimizer.zero_grad();
                 var output = forward(batch);
-                try
-                {
-                    output.Loss.backward();
-                }
-                catch (Exception e)
-                {
-                    CustomBackward.ThrowIfFailed(e);
-                    throw;
-                }
+                CustomBackward.Call(() => output.Loss.backward());
                 optimizer.step();
 
                 var loss = output.Loss.detach();
