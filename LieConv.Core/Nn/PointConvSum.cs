@@ -18,6 +18,11 @@ namespace LieConv.Nn;
 /// with fell from 511 to 346 MB on RotMNIST T(2) and from 673 to 474 MB on QM9 T(3), at the same step time. The
 /// backward pass is itself made of differentiable operations on the saved inputs, so gradients of gradients
 /// (Hamiltonian networks) are right.
+/// <para>Where the gradient by the inputs will itself be differentiated (<see cref="SecondOrderGradients"/>, as in
+/// a Hamiltonian network's field), that gradient is one more operation (<see cref="PointConvSumGradient"/>) rather
+/// than a graph of plain ones: the graph kept for the second differentiation then holds the incoming gradient
+/// (Q, cout) instead of its product with W (Q, cin·16) and the gathered features (Q, k, cin), and the gradients
+/// of W and b, which that pass does not ask for, are not computed.</para>
 /// </remarks>
 internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
 {
@@ -38,6 +43,8 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     {
         var (features, neighbours, kernel, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4]);
         ctx.save_for_backward([features, neighbours, kernel, weight]);
+        ctx.save_data(LeanFirstGradient, SecondOrderGradients.Expected);
+        ctx.set_materialize_grads(false);   // no gradient arrives as none (see PointConvSumGradient)
         // Its own scope: the views of the gathered features and products would otherwise keep them until the block ends.
         using var scope = NewDisposeScope();
         var products = matmul(Gather(features, neighbours).transpose(1, 2), kernel).view(neighbours.shape[0], -1);   // (Q, cin·16)
@@ -45,14 +52,28 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) =>
-        CustomBackward.Run(() => Differentiate(ctx, gradOutput), () => [empty(0), null!, empty(0), empty(0), empty(0)]);
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) => gradOutput.IsInvalid
+        ? [null!, null!, null!, null!, null!]
+        : CustomBackward.Run(() => Differentiate(ctx, gradOutput), () => [empty(0), null!, empty(0), empty(0), empty(0)]);
+
+    /// <summary>Whether the first differentiation of this node is the marked one, by the inputs (see <see cref="SecondOrderGradients"/>).</summary>
+    private const string LeanFirstGradient = "lean first gradient";
 
     private static List<Tensor> Differentiate(AutogradContext ctx, Tensor gradOutput)
     {
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         var (features, neighbours, kernel, weight) = (saved[0], saved[1], saved[2], saved[3]);
+        bool lean = (bool)ctx.get_data(LeanFirstGradient) && is_grad_enabled();
+        ctx.save_data(LeanFirstGradient, false);   // later differentiations (the loss's) want every gradient
+        if (lean)
+        {
+            // The gradient by the inputs whose graph is kept (a Hamiltonian field): one lean operation.
+            var inputGradients = PointConvSumGradient.Compute(gradOutput, features, neighbours, kernel, weight);
+            scope.MoveToOuter(inputGradients);
+            gradOutput.Dispose();
+            return [inputGradients[0], null!, inputGradients[1], null!, null!];
+        }
         long queries = neighbours.shape[0], cin = features.shape[1];
         var gathered = Gather(features, neighbours);                                              // (Q, k, cin)
         var products = matmul(gathered.transpose(1, 2), kernel);                                  // (Q, cin, 16)
@@ -61,13 +82,88 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
         var productsGrad = gradOutput.mm(weight).view(queries, cin, -1);                          // (Q, cin, 16)
         var kernelGrad = matmul(gathered, productsGrad);                                          // (Q, k, 16)
         var gatheredGrad = matmul(kernel, productsGrad.transpose(1, 2));                          // (Q, k, cin)
-        var featuresGrad = zeros_like(features).index_add_(0, neighbours.flatten(), gatheredGrad.view(-1, cin), 1);
+        var featuresGrad = AddRows(features, neighbours, gatheredGrad);
         scope.MoveToOuter(featuresGrad, kernelGrad, weightGrad, biasGrad);
         gradOutput.Dispose();
         return [featuresGrad, null!, kernelGrad, weightGrad, biasGrad];
     }
 
     /// <summary>(Q, k, cin) the feature rows of every query's neighbours.</summary>
-    private static Tensor Gather(Tensor features, Tensor neighbours) =>
+    internal static Tensor Gather(Tensor features, Tensor neighbours) =>
         features.index_select(0, neighbours.flatten()).view(neighbours.shape[0], neighbours.shape[1], features.shape[1]);
+
+    /// <summary>The reverse of <see cref="Gather"/>: (N, cin) zeros with each (query, neighbour) row of <paramref name="rows"/> (Q, k, cin) added at its point.</summary>
+    internal static Tensor AddRows(Tensor features, Tensor neighbours, Tensor rows) =>
+        zeros_like(features).index_add_(0, neighbours.flatten(), rows.reshape(-1, features.shape[1]), 1);
+}
+
+/// <summary>
+/// The gradients of <see cref="PointConvSum"/> by its features and kernel values for an incoming gradient g (Q, cout),
+/// as one autograd operation, for gradients that are differentiated again: with P = g·W viewed as (Q, cin, 16) and
+/// the gathered features F (Q, k, cin), the kernel's gradient is F·P and the features' the rows of kernel·Pᵀ added
+/// back to their points.
+/// </summary>
+/// <remarks>
+/// It keeps its inputs, most of which the forward pass keeps anyway, and forms P and F again when it is itself
+/// differentiated; written out of plain operations, the graph would keep P and F, the largest tensors of the
+/// layer's gradient, until the second differentiation. Its backward is made of plain operations (a third
+/// derivative works, with their graph).
+/// </remarks>
+internal sealed class PointConvSumGradient : MultiTensorFunction<PointConvSumGradient>
+{
+    /// <inheritdoc />
+    public override string Name => nameof(PointConvSumGradient);
+
+    /// <summary>[features' gradient (N, cin), kernel's gradient (Q, k, 16)] for the incoming gradient <paramref name="gradOutput"/> (Q, cout).</summary>
+    public static List<Tensor> Compute(Tensor gradOutput, Tensor features, Tensor neighbours, Tensor kernel, Tensor weight) =>
+        apply(gradOutput, features, neighbours, kernel, weight);
+
+    /// <inheritdoc />
+    public override List<Tensor> forward(AutogradContext ctx, params object[] vars)
+    {
+        var (gradOutput, features, neighbours, kernel, weight) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3], (Tensor)vars[4]);
+        ctx.save_for_backward([gradOutput, features, neighbours, kernel, weight]);
+        // An output the loss does not use arrives as no gradient rather than zeros (TorchSharp's zeros would be made
+        // from a copy of the output that this operation's caller has disposed by then).
+        ctx.set_materialize_grads(false);
+        using var scope = NewDisposeScope();
+        var products = Products(gradOutput, weight, features.shape[1]);                                // (Q, cin, 16)
+        var kernelGrad = matmul(PointConvSum.Gather(features, neighbours), products);                    // (Q, k, 16)
+        var featuresGrad = PointConvSum.AddRows(features, neighbours, matmul(kernel, products.transpose(1, 2)));
+        scope.MoveToOuter(featuresGrad, kernelGrad);
+        return [featuresGrad, kernelGrad];
+    }
+
+    /// <inheritdoc />
+    public override List<Tensor> backward(AutogradContext ctx, List<Tensor> gradOutputs) =>
+        CustomBackward.Run(() => Differentiate(ctx, gradOutputs[0], gradOutputs[1]),
+            () => [empty(0), empty(0), null!, empty(0), empty(0)]);
+
+    private static List<Tensor> Differentiate(AutogradContext ctx, Tensor featuresGradGrad, Tensor kernelGradGrad)
+    {
+        using var scope = NewDisposeScope();
+        var saved = ctx.get_saved_variables();
+        var (gradOutput, features, neighbours, kernel, weight) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
+        long queries = neighbours.shape[0], cin = features.shape[1];
+        var products = Products(gradOutput, weight, cin);                                               // P (Q, cin, 16)
+        var gathered = PointConvSum.Gather(features, neighbours);                                       // F (Q, k, cin)
+        // An output the loss does not use brings no gradient: zeros in its place.
+        var rowsGrad = featuresGradGrad.IsInvalid ? zeros_like(gathered) : PointConvSum.Gather(featuresGradGrad, neighbours);   // (Q, k, cin)
+        var kernelGradGradOrZero = kernelGradGrad.IsInvalid ? zeros_like(kernel) : kernelGradGrad;
+        // kernel gradient F·P, features gradient Σ rows of kernel·Pᵀ: each term's derivative in turn.
+        var productsGrad = matmul(gathered.transpose(1, 2), kernelGradGradOrZero) + matmul(rowsGrad.transpose(1, 2), kernel);
+        var kernelGrad = matmul(rowsGrad, products);
+        var featuresGrad = PointConvSum.AddRows(features, neighbours, matmul(kernelGradGradOrZero, products.transpose(1, 2)));
+        var flatProductsGrad = productsGrad.reshape(queries, -1);                                       // (Q, cin·16)
+        var gradOutputGrad = flatProductsGrad.mm(weight.t());
+        var weightGrad = gradOutput.t().mm(flatProductsGrad);
+        scope.MoveToOuter(gradOutputGrad, featuresGrad, kernelGrad, weightGrad);
+        featuresGradGrad.Dispose();
+        kernelGradGrad.Dispose();
+        return [gradOutputGrad, featuresGrad, null!, kernelGrad, weightGrad];
+    }
+
+    /// <summary>P = g·W viewed as (Q, cin, 16).</summary>
+    private static Tensor Products(Tensor gradOutput, Tensor weight, long inChannels) =>
+        gradOutput.mm(weight).view(gradOutput.shape[0], inChannels, -1);
 }

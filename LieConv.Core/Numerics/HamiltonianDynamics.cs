@@ -64,7 +64,10 @@ public sealed class HamiltonianDynamics
             // by, yet stays connected to z's own history, so that with createGraph a loss can still reach whatever
             // produced z (earlier integration steps and the parameters they used).
             var differentiable = zeros_like(z, requires_grad: true) + z;
-            var energy = _hamiltonian(t, differentiable).sum();
+            // The field's graph is kept for the loss: the layers take their routes for second-order gradients.
+            Tensor energy;
+            using (CreateGraph ? SecondOrderGradients.Begin() : null)
+                energy = _hamiltonian(t, differentiable).sum();
             // TorchSharp does not default retain_graph to create_graph as PyTorch does: without it the first-order graph
             // is freed here and a loss on the field cannot be back-propagated ("backward through the graph a second time").
             gradient = CustomBackward.Call(() => autograd.grad([energy], [differentiable], retain_graph: CreateGraph, create_graph: CreateGraph))[0];

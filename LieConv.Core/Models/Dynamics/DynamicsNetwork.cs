@@ -92,14 +92,3 @@ public abstract class DynamicsNetwork : nn.Module<Tensor, Tensor, Tensor, Tensor
         return nn.Sequential(modules);
     }
 }
-
-/// <summary>The activations as modules, for the <see cref="Sequential"/> bodies of the dynamics networks.</summary>
-internal static class ActivationModules
-{
-    public static nn.Module<Tensor, Tensor> AsModule(this Activation activation) => activation switch
-    {
-        Activation.Swish => nn.SiLU(),
-        Activation.ReLU => nn.ReLU(),
-        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
-    };
-}

@@ -1,4 +1,5 @@
 using LieConv.Models.Dynamics;
+using LieConv.Runtime;
 using LieConv.Tests.Nn;
 using NUnit.Framework;
 using TorchSharp;
@@ -40,6 +41,38 @@ public sealed class DynamicsNetworkTests : SingleThreadedFixture
         var parameters = net.parameters().ToArray();
         int reached = parameters.Count(p => p.grad is not null && p.grad.abs().sum().item<float>() > 0);
         Assert.That(reached, Is.GreaterThan(parameters.Length / 2), "the loss must reach the parameters through the integrated field");
+    }
+
+    /// <summary>
+    /// Hamiltonian networks train on their field's graph with lean operations (<see cref="SecondOrderGradients"/>):
+    /// the loss's gradients by every parameter are those of libtorch's own formulas.
+    /// </summary>
+    [TestCase(DynamicsNetworkKind.HLieResNet)]
+    [TestCase(DynamicsNetworkKind.HFC)]
+    public void SecondOrderRoute_GivesTheParameterGradientsOfThePlainGraph(DynamicsNetworkKind kind)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var net = (HamiltonianNetwork)(Small(kind) with { Channels = 32 }).Create();
+        net.eval();   // the same neighbourhoods and radii in both passes
+        var (z, sysP) = SpringsTestData.RandomInputs(3, 4);
+        var seed = randn_like(z);
+        var parameters = net.parameters().ToArray();
+        Tensor[] ParameterGradients(bool marked)
+        {
+            var state = z.detach().requires_grad_();
+            Tensor energy;
+            using (marked ? SecondOrderGradients.Begin() : null)
+                energy = net.Hamiltonian(tensor(0f), state, sysP).sum();
+            var field = autograd.grad([energy], [state], retain_graph: true, create_graph: true)[0];
+            return autograd.grad([(field * seed).square().sum()], parameters, allow_unused: true)
+                .Select(g => g is null || g.IsInvalid ? zeros(1) : g.flatten()).ToArray();
+        }
+        var plain = cat(ParameterGradients(marked: false));
+        var lean = cat(ParameterGradients(marked: true));
+        Assert.That(plain.abs().max().item<float>(), Is.GreaterThan(0));
+        Assert.That((lean - plain).abs().max().item<float>(), Is.LessThanOrEqualTo(1e-5f * plain.abs().max().item<float>()),
+            "largest difference relative to the largest gradient");
     }
 
     [TestCase("T(2)")]

@@ -81,6 +81,38 @@ public class PointConvSumTests : SingleThreadedFixture
             AssertClose(expected[i], actual[i], $"second-order gradient by the {names[i]}");
     }
 
+    /// <summary>
+    /// Marked for second-order gradients (a Hamiltonian field), the gradient by the inputs is one lean operation
+    /// (<see cref="PointConvSumGradient"/>): the same gradients of gradients, to a third derivative, whether the
+    /// second differentiation reaches it through the features' gradient, the kernel's, or both.
+    /// </summary>
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    [TestCase(true, true)]
+    public void MarkedForSecondOrderGradients_GradientsOfGradientsMatchThePlainFormula(bool byFeatures, bool byKernel)
+    {
+        var x = RandomInputs(5);
+        var seeds = new[] { randn(Points, In, dtype: ScalarType.Float64), randn(Queries, Neighbours, WeightNet.OutputWidth, dtype: ScalarType.Float64) };
+        IList<Tensor> Orders(Func<Inputs, Tensor> layer, bool marked)
+        {
+            Tensor energy;
+            using (marked ? SecondOrderGradients.Begin() : null)
+                energy = layer(x).square().sum();
+            var firsts = autograd.grad([energy], [x.Features, x.Kernel], retain_graph: true, create_graph: true);
+            var loss = (byFeatures ? (firsts[0] * seeds[0]).square().sum() : zeros(1, dtype: ScalarType.Float64))
+                + (byKernel ? (firsts[1] * seeds[1]).square().sum() : zeros(1, dtype: ScalarType.Float64));
+            var seconds = autograd.grad([loss.sum()], [x.Features, x.Kernel, x.Weight], retain_graph: true, create_graph: true);
+            var third = autograd.grad([seconds[0].sum() + seconds[1].square().sum() + seconds[2].sum()], [x.Features, x.Kernel, x.Weight], allow_unused: true);
+            return [.. firsts, .. seconds, .. third.Select(t => t is null || t.IsInvalid ? zeros(1, dtype: ScalarType.Float64) : t)];
+        }
+        var expected = Orders(Plain, marked: false);
+        var actual = Orders(Fused, marked: true);
+        string[] names = ["first by the features", "first by the kernel", "second by the features", "second by the kernel",
+            "second by the weight", "third by the features", "third by the kernel", "third by the weight"];
+        for (int i = 0; i < names.Length; i++)
+            AssertClose(expected[i], actual[i], names[i]);
+    }
+
     [Test]
     public void TrainingSteps_ReleaseWhatEachBackwardReturned()
     {

@@ -1,4 +1,5 @@
 using LieConv.Numerics;
+using LieConv.Runtime;
 using NUnit.Framework;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -112,5 +113,17 @@ public sealed class HamiltonianDynamicsTests
         using var scope = NewDisposeScope();
         var dynamics = new HamiltonianDynamics((_, s) => HarmonicEnergy(s));
         Assert.That(() => dynamics.Evaluate(tensor(0.0), ones(2, 5)), Throws.ArgumentException.With.Message.Contains("even length"));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void TheEnergy_IsMarkedForSecondOrderGradients_ExactlyWhenTheFieldKeepsItsGraph(bool createGraph)
+    {
+        using var scope = NewDisposeScope();
+        bool? marked = null;
+        var dynamics = new HamiltonianDynamics((_, s) => { marked = SecondOrderGradients.Expected; return HarmonicEnergy(s); }, createGraph);
+        dynamics.Evaluate(tensor(0.0), ones(1, 2, dtype: ScalarType.Float64));
+        Assert.That(marked, Is.EqualTo(createGraph), "inside the energy");
+        Assert.That(SecondOrderGradients.Expected, Is.False, "after the evaluation");
     }
 }
