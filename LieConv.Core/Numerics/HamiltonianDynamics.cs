@@ -60,17 +60,22 @@ public sealed class HamiltonianDynamics
         Tensor gradient;
         using (enable_grad())
         {
-            // zeros(requires_grad) + z rather than z.detach().requires_grad_(): the sum is a fresh tensor to differentiate
-            // by, yet stays connected to z's own history, so that with createGraph a loss can still reach whatever
-            // produced z (earlier integration steps and the parameters they used).
-            var differentiable = zeros_like(z, requires_grad: true) + z;
+            // origin + z, origin a leaf of zeros, rather than z.detach().requires_grad_(): the sum is a fresh tensor to
+            // differentiate by (its gradient is origin's), yet stays connected to z's own history, so that with
+            // createGraph a loss can still reach whatever produced z (earlier integration steps and their parameters).
+            var origin = zeros_like(z, requires_grad: true);
+            var differentiable = origin + z;
             // The field's graph is kept for the loss: the layers take their routes for second-order gradients.
             Tensor energy;
             using (CreateGraph ? SecondOrderGradients.Begin() : null)
                 energy = _hamiltonian(t, differentiable).sum();
-            // TorchSharp does not default retain_graph to create_graph as PyTorch does: without it the first-order graph
-            // is freed here and a loss on the field cannot be back-propagated ("backward through the graph a second time").
-            gradient = CustomBackward.Call(() => autograd.grad([energy], [differentiable], retain_graph: CreateGraph, create_graph: CreateGraph))[0];
+            // backward(…, inputs) rather than autograd.grad: TorchSharp 0.107 lets an error inside autograd.grad (a
+            // failing operation, memory running out) end the process, while backward turns it into an exception.
+            // The graph is retained with createGraph, which the loss back-propagates through.
+            CustomBackward.Call(() => autograd.backward([energy], retain_graph: CreateGraph, create_graph: CreateGraph, inputs: [origin]));
+            // Taken from the leaf, whose gradient would otherwise hold the graph that holds the leaf.
+            gradient = origin.grad ?? zeros_like(z);   // none: H does not depend on the state
+            origin.grad = null;
         }
         var dHdq = gradient.narrow(-1, 0, half);
         var dHdp = gradient.narrow(-1, half, half);

@@ -126,4 +126,36 @@ public sealed class HamiltonianDynamicsTests
         Assert.That(marked, Is.EqualTo(createGraph), "inside the energy");
         Assert.That(SecondOrderGradients.Expected, Is.False, "after the evaluation");
     }
+
+    /// <summary>
+    /// A failure inside the field's differentiation (here an input that an operation saved, changed in place) must
+    /// reach the caller as an exception with its cause: TorchSharp's autograd.grad would end the process instead.
+    /// </summary>
+    [TestCase(true)]
+    [TestCase(false)]
+    public void AFailingBackwardInsideTheEnergy_ReachesTheCallerAsAnException(bool createGraph)
+    {
+        using var scope = NewDisposeScope();
+        var rows = tensor(new long[] { 0, 1, 1, 0 }).view(2, 2);
+        var kernel = randn(2, 2, LieConv.Nn.WeightNet.OutputWidth, dtype: ScalarType.Float64);
+        var weight = randn(3, 2 * LieConv.Nn.WeightNet.OutputWidth, dtype: ScalarType.Float64);
+        var bias = zeros(3, dtype: ScalarType.Float64);
+        var dynamics = new HamiltonianDynamics((_, state) =>
+        {
+            var features = state.view(2, 2) * 1;
+            var output = LieConv.Nn.PointConvSum.Compute(features, rows, kernel, weight, bias);
+            features.add_(1);   // changed after the operation saved it: its backward cannot run
+            return output.square().sum();
+        }, createGraph);
+        var failure = Assert.Throws<InvalidOperationException>(() => dynamics.Evaluate(tensor(0.0), randn(1, 4, dtype: ScalarType.Float64)));
+        Assert.That(failure!.InnerException!.Message, Does.Contain("modified by an inplace operation"));
+    }
+
+    [Test]
+    public void AnEnergyIndependentOfTheState_HasAZeroField()
+    {
+        using var scope = NewDisposeScope();
+        var field = new HamiltonianDynamics((_, state) => state.sum(-1) * 0 + 3, createGraph: true).Evaluate(tensor(0.0), randn(2, 4, dtype: ScalarType.Float64));
+        Assert.That(field.abs().max().item<double>(), Is.Zero);
+    }
 }
