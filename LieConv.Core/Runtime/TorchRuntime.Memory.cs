@@ -94,14 +94,53 @@ public static partial class TorchRuntime
     /// millisecond; the finalizers run on the finalizer thread while this one waits.</para>
     /// <para>TorchSharp 0.107 reads a scalar's native handle and then lets the scalar go while its native call is still
     /// running, so a collection started by another thread at that moment can finalize the scalar under the call
-    /// (seen as libtorch's "INTERNAL ASSERT FAILED at c10/core/Scalar.h" and an abort). A collection started here,
-    /// between batches, cannot; other threads of a training process should not allocate managed memory while it
-    /// trains (this library's own background check, <see cref="ResidentSetBytes"/>, does not).</para>
+    /// (seen as libtorch's "INTERNAL ASSERT FAILED at c10/core/Scalar.h" and an abort). This collection therefore
+    /// never runs while tensor work marked with <see cref="EnterComputation"/> is in flight on any thread — the
+    /// trainer's batches and the ML.NET transformers' scoring calls are — nor inside such a section: it is skipped
+    /// instead (and returns false), and the next call collects. Work that other code runs on other threads is not
+    /// covered, and neither is a collection that an allocation anywhere in the process starts on its own (the race is
+    /// TorchSharp's); other threads of a training process should not allocate managed memory while it trains (this
+    /// library's own background check, <see cref="ResidentSetBytes"/>, does not).</para>
     /// </remarks>
-    public static void FreeUnscopedObjects()
+    /// <returns>Whether the collection ran (false: tensor work marked by <see cref="EnterComputation"/> was in flight).</returns>
+    public static bool FreeUnscopedObjects()
     {
-        GC.Collect(1, GCCollectionMode.Forced, blocking: true);
-        GC.WaitForPendingFinalizers();
+        if (ComputationGate.IsReadLockHeld || ComputationGate.IsWriteLockHeld || !ComputationGate.TryEnterWriteLock(0)) return false;
+        try
+        {
+            GC.Collect(1, GCCollectionMode.Forced, blocking: true);
+            GC.WaitForPendingFinalizers();
+            return true;
+        }
+        finally
+        {
+            ComputationGate.ExitWriteLock();
+        }
+    }
+
+    /// <summary>
+    /// Marks tensor work on this thread until the returned scope is disposed (on this thread): while any such section
+    /// is open, <see cref="FreeUnscopedObjects"/> does not collect, so that it cannot finalize a TorchSharp scalar
+    /// that an operation of the section is still reading. Sections nest and run concurrently with each other.
+    /// </summary>
+    public static IDisposable EnterComputation()
+    {
+        ComputationGate.EnterReadLock();
+        return new ComputationSection();
+    }
+
+    private static readonly ReaderWriterLockSlim ComputationGate = new(LockRecursionPolicy.SupportsRecursion);
+
+    private sealed class ComputationSection : IDisposable
+    {
+        private bool ended;
+
+        public void Dispose()
+        {
+            if (ended) return;
+            ended = true;
+            ComputationGate.ExitReadLock();
+        }
     }
 
     /// <summary>The process's resident set in bytes (Linux: /proc/self/statm), or null where it cannot be read.</summary>

@@ -181,6 +181,7 @@ public sealed class Trainer<TBatch> : IDisposable
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                using (TorchRuntime.EnterComputation())
                 using (var scope = NewDisposeScope())
                 {
                     if (!enumerator.MoveNext()) break;
@@ -271,6 +272,7 @@ public sealed class Trainer<TBatch> : IDisposable
         {
             cancellationToken.ThrowIfCancellationRequested();
             TrainingProgress? report = null;
+            using (TorchRuntime.EnterComputation())
             using (var scope = NewDisposeScope())
             {
                 if (!batches.MoveNext()) break;

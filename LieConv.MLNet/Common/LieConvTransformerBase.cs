@@ -114,6 +114,7 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             float[] scores;
+            using (TorchRuntime.EnterComputation())
             using (var scope = NewDisposeScope())
             using (no_grad())
             {

@@ -187,6 +187,7 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             float[] trajectories;
+            using (TorchRuntime.EnterComputation())
             using (var scope = NewDisposeScope())
             using (no_grad())
             {

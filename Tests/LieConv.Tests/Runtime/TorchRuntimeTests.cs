@@ -95,6 +95,46 @@ public class TorchRuntimeTests
         Assert.That(Training.FinalizationProbe.Finalized, Is.EqualTo(100));
     }
 
+    /// <summary>
+    /// The collection could finalize a TorchSharp scalar under another thread's tensor operation: while a marked
+    /// section is open on any thread (a trainer's batch, a transformer's scoring call), it waits for the next call.
+    /// </summary>
+    [Test]
+    public void FreeUnscopedObjects_SkipsWhileTensorWorkIsInFlight_AndCollectsAfter()
+    {
+        Training.FinalizationProbe.Reset();
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var worker = new Thread(() =>
+        {
+            using (TorchRuntime.EnterComputation())
+            {
+                entered.Set();
+                release.Wait();
+            }
+        });
+        worker.Start();
+        entered.Wait();
+        for (int i = 0; i < 10; i++) Training.FinalizationProbe.Drop();
+        bool whileComputing = TorchRuntime.FreeUnscopedObjects();
+        int finalizedWhileComputing = Training.FinalizationProbe.Finalized;
+        release.Set();
+        worker.Join();
+        Assert.That(whileComputing, Is.False, "skipped while the other thread's section was open");
+        Assume.That(finalizedWhileComputing, Is.Zero, "no collection of the runtime's own ran in between");
+        Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.True);
+        Assert.That(Training.FinalizationProbe.Finalized, Is.EqualTo(10));
+    }
+
+    [Test]
+    public void FreeUnscopedObjects_SkipsInsideASectionOfItsOwnThread()
+    {
+        using (TorchRuntime.EnterComputation())
+        using (TorchRuntime.EnterComputation())   // sections nest
+            Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.False);
+        Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.True, "both sections closed");
+    }
+
     [Test]
     public void ResidentSetBytes_ReadsWithoutAllocating()
     {
