@@ -7,7 +7,8 @@ namespace LieConv.Runtime;
 /// </summary>
 /// <remarks>
 /// <para>The mark promises that the forward pass is first differentiated by its inputs alone, keeping the graph
-/// (<c>autograd.grad(energy, inputs, create_graph: true)</c>, the field), and that this gradient is then
+/// (the field: <c>create_graph: true</c>, by <c>autograd.backward(…, inputs: …)</c> rather than TorchSharp's
+/// <c>autograd.grad</c>, which ends the process on an error), and that this gradient is then
 /// differentiated as any result (the loss's backward pass, by the parameters too). Layers that have two ways of
 /// being differentiated choose by it: the activations take a route whose gradient is one autograd operation with a
 /// small graph instead of libtorch's general formula (which keeps about five tensors of the activation's size for
@@ -15,7 +16,7 @@ namespace LieConv.Runtime;
 /// contraction's first gradient is one lean operation that leaves out the parameters' gradients. The results are
 /// the same either way; only memory and time differ.</para>
 /// <para><see cref="Numerics.HamiltonianDynamics"/> marks its energy evaluations when it keeps the field's graph;
-/// code that calls <c>autograd.grad(…, create_graph: true)</c> on this library's layers itself can mark its own
+/// code that differentiates this library's layers with <c>create_graph: true</c> itself can mark its own
 /// forward passes with <see cref="Begin"/>. The mark belongs to the calling thread.</para>
 /// </remarks>
 public static class SecondOrderGradients
