@@ -54,12 +54,7 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
     public override string Name => nameof(SwishGradient);
 
     /// <summary>g·σ′(x): as an autograd operation where gradients are recorded, else plainly (no node to build).</summary>
-    public static Tensor Compute(Tensor gradient, Tensor x)
-    {
-        if (is_grad_enabled()) return apply(gradient, x);
-        using var scope = NewDisposeScope();
-        return gradient.mul(Derivative(x)).MoveToOuterDisposeScope();
-    }
+    public static Tensor Compute(Tensor gradient, Tensor x) => is_grad_enabled() ? apply(gradient, x) : Value(gradient, x);
 
     /// <inheritdoc />
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -67,8 +62,7 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
         var (gradient, x) = ((Tensor)vars[0], (Tensor)vars[1]);
         ctx.save_for_backward([gradient, x]);
         ctx.set_materialize_grads(false);
-        using var scope = NewDisposeScope();
-        return gradient.mul(Derivative(x)).MoveToOuterDisposeScope();
+        return Value(gradient, x);
     }
 
     /// <inheritdoc />
@@ -79,18 +73,17 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
             var (gradient, x) = (saved[0], saved[1]);
+            var s = x.sigmoid();
             Tensor gradientGrad, xGrad;
             if (is_grad_enabled())
             {
                 // Plain operations, differentiable again: a third derivative is being asked for.
-                var s = x.sigmoid();
-                gradientGrad = gradOutput * Derivative(x);
+                gradientGrad = gradOutput * s * (x * (1 - s) + 1);
                 xGrad = gradOutput * gradient * s * (1 - s) * (2 + x * (1 - 2 * s));
             }
             else
             {
                 // The usual case (the loss's backward pass): as few passes and buffers as the two formulas allow.
-                var s = x.sigmoid();
                 var r = s.neg().add_(1);                                       // 1 − s
                 var xr = x.mul(r);                                             // x·(1 − s)
                 gradientGrad = xr.add(1).mul_(s).mul_(gradOutput);             // g′·σ′(x)
@@ -100,6 +93,13 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
             gradOutput.Dispose();
             return [gradientGrad, xGrad];
         }, () => [empty(0), empty(0)]);
+
+    /// <summary>g·σ′(x), freeing its temporaries at once.</summary>
+    private static Tensor Value(Tensor gradient, Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return gradient.mul(Derivative(x)).MoveToOuterDisposeScope();
+    }
 
     /// <summary>σ′(x) = s·(1 + x·(1 − s)).</summary>
     private static Tensor Derivative(Tensor x)

@@ -30,18 +30,6 @@ public static class SecondOrderGradients
     public static IDisposable Begin()
     {
         depth++;
-        return new Scope();
-    }
-
-    private sealed class Scope : IDisposable
-    {
-        private bool ended;
-
-        public void Dispose()
-        {
-            if (ended) return;
-            ended = true;
-            depth--;
-        }
+        return new ScopeEnd(() => depth--);
     }
 }

@@ -105,7 +105,8 @@ public static partial class TorchRuntime
     /// <returns>Whether the collection ran (false: tensor work marked by <see cref="EnterComputation"/> was in flight).</returns>
     public static bool FreeUnscopedObjects()
     {
-        if (ComputationGate.IsReadLockHeld || ComputationGate.IsWriteLockHeld || !ComputationGate.TryEnterWriteLock(0)) return false;
+        // Inside a section of its own thread the write lock cannot be taken (nor should the collection run).
+        if (ComputationGate.IsReadLockHeld || !ComputationGate.TryEnterWriteLock(0)) return false;
         try
         {
             GC.Collect(1, GCCollectionMode.Forced, blocking: true);
@@ -126,22 +127,10 @@ public static partial class TorchRuntime
     public static IDisposable EnterComputation()
     {
         ComputationGate.EnterReadLock();
-        return new ComputationSection();
+        return new ScopeEnd(ComputationGate.ExitReadLock);
     }
 
     private static readonly ReaderWriterLockSlim ComputationGate = new(LockRecursionPolicy.SupportsRecursion);
-
-    private sealed class ComputationSection : IDisposable
-    {
-        private bool ended;
-
-        public void Dispose()
-        {
-            if (ended) return;
-            ended = true;
-            ComputationGate.ExitReadLock();
-        }
-    }
 
     /// <summary>The process's resident set in bytes (Linux: /proc/self/statm), or null where it cannot be read.</summary>
     /// <remarks>
