@@ -57,6 +57,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
         for (int i = 0; i < warmup + steps; i++)
         {
             var clock = Stopwatch.StartNew();
+            using (TorchRuntime.EnterComputation())   // as the trainer's batches, and timed with them
             using (var scope = NewDisposeScope())
             {
                 optimizer.zero_grad();
@@ -76,6 +77,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
         for (int i = 0; i < warmup + steps; i++)
         {
             var clock = Stopwatch.StartNew();
+            using (TorchRuntime.EnterComputation())
             using (var scope = NewDisposeScope())
             using (no_grad())
             {

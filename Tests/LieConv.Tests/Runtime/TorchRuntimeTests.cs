@@ -103,23 +103,14 @@ public class TorchRuntimeTests
     public void FreeUnscopedObjects_SkipsWhileTensorWorkIsInFlight_AndCollectsAfter()
     {
         Training.FinalizationProbe.Reset();
-        using var entered = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var worker = new Thread(() =>
+        bool whileComputing;
+        int finalizedWhileComputing;
+        using (SectionOnAnotherThread.Open())
         {
-            using (TorchRuntime.EnterComputation())
-            {
-                entered.Set();
-                release.Wait();
-            }
-        });
-        worker.Start();
-        entered.Wait();
-        for (int i = 0; i < 10; i++) Training.FinalizationProbe.Drop();
-        bool whileComputing = TorchRuntime.FreeUnscopedObjects();
-        int finalizedWhileComputing = Training.FinalizationProbe.Finalized;
-        release.Set();
-        worker.Join();
+            for (int i = 0; i < 10; i++) Training.FinalizationProbe.Drop();
+            whileComputing = TorchRuntime.FreeUnscopedObjects();
+            finalizedWhileComputing = Training.FinalizationProbe.Finalized;
+        }
         Assert.That(whileComputing, Is.False, "skipped while the other thread's section was open");
         Assume.That(finalizedWhileComputing, Is.Zero, "no collection of the runtime's own ran in between");
         Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.True);
@@ -133,6 +124,124 @@ public class TorchRuntimeTests
         using (TorchRuntime.EnterComputation())   // sections nest
             Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.False);
         Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.True, "both sections closed");
+    }
+
+    /// <summary>Allocates about <paramref name="megabytes"/> MB of short-lived small objects on a thread of its own.</summary>
+    private static void AllocateElsewhere(int megabytes)
+    {
+        var thread = new Thread(() =>
+        {
+            object? last = null;
+            for (int i = 0; i < megabytes * 1024; i++) last = new byte[1000];
+            GC.KeepAlive(last);
+        });
+        thread.Start();
+        thread.Join();
+    }
+
+    /// <summary>
+    /// TorchSharp lets a scalar go while its native call still reads it, so a collection started by any thread's
+    /// allocation could finalize it under the call: no collection may run while tensor work is in a section.
+    /// </summary>
+    [Test]
+    public void EnterComputation_HoldsBackCollectionsThatOtherThreadsAllocationsWouldStart()
+    {
+        Assert.That(TorchRuntime.FreeUnscopedObjects(), Is.True);
+        int before = GC.CollectionCount(0);
+        AllocateElsewhere(96);
+        Assume.That(GC.CollectionCount(0), Is.GreaterThan(before), "without a section, that much allocation collects");
+
+        var x = randn(64, 8).requires_grad_(true);
+        int held, during;
+        bool heldDuring;
+        using (TorchRuntime.EnterComputation())
+        using (var scope = NewDisposeScope())
+        {
+            held = GC.CollectionCount(0);
+            var worker = new Thread(() => AllocateElsewhere(96));
+            worker.Start();
+            // Tensor work with scalars while the other thread allocates.
+            for (int i = 0; i < 200; i++) (x * 0.5 + 1.5).mul(2.0).sum().backward();
+            worker.Join();
+            during = GC.CollectionCount(0) - held;
+            heldDuring = TorchRuntime.CollectionsHeld;
+        }
+        Assert.That(during, Is.Zero, "collections while the section was open");
+        Assert.That(heldDuring, Is.True);
+        Assert.That(TorchRuntime.CollectionsHeld, Is.False, "the region ends with the section");
+        Assert.That(x.grad!.allclose(full_like(x, 200.0)), Is.True);
+    }
+
+    [Test]
+    public void EnterComputation_HoldsCollectionsUntilTheLastOpenSectionCloses()
+    {
+        using (SectionOnAnotherThread.Open())
+        {
+            using (TorchRuntime.EnterComputation())
+                Assert.That(TorchRuntime.CollectionsHeld, Is.True);
+            Assert.That(TorchRuntime.CollectionsHeld, Is.True, "the other thread's section is still open");
+        }
+        Assert.That(TorchRuntime.CollectionsHeld, Is.False);
+    }
+
+    /// <summary>An <see cref="TorchRuntime.EnterComputation"/> section held open on a thread of its own until disposed.</summary>
+    private sealed class SectionOnAnotherThread : IDisposable
+    {
+        private readonly ManualResetEventSlim entered = new(), release = new();
+        private readonly Thread worker;
+
+        private SectionOnAnotherThread()
+        {
+            worker = new Thread(() =>
+            {
+                using (TorchRuntime.EnterComputation())
+                {
+                    entered.Set();
+                    release.Wait();
+                }
+            });
+            worker.Start();
+            entered.Wait();
+        }
+
+        public static SectionOnAnotherThread Open() => new();
+
+        public void Dispose()
+        {
+            release.Set();
+            worker.Join();
+            entered.Dispose();
+            release.Dispose();
+        }
+    }
+
+    [Test]
+    public void EnterComputation_SpendingMoreThanTheBudget_EndsTheHoldEarly_WithoutError()
+    {
+        using (TorchRuntime.EnterComputation())
+        {
+            Assert.That(TorchRuntime.CollectionsHeld, Is.True);
+            AllocateElsewhere((int)(TorchRuntime.ComputationAllocationBudgetBytes >> 20) + 64);
+            Assert.That(TorchRuntime.CollectionsHeld, Is.False, "over budget, collections run again");
+        }
+        using (TorchRuntime.EnterComputation())
+            Assert.That(TorchRuntime.CollectionsHeld, Is.True, "the next section holds them again");
+    }
+
+    [Test]
+    public void EnterComputation_LeavesTheApplicationsOwnNoGcRegionAlone()
+    {
+        Assume.That(GC.TryStartNoGCRegion(16L << 20), Is.True);
+        try
+        {
+            using (TorchRuntime.EnterComputation())
+                Assert.That(TorchRuntime.CollectionsHeld, Is.False, "not the library's region");
+            Assert.That(System.Runtime.GCSettings.LatencyMode, Is.EqualTo(System.Runtime.GCLatencyMode.NoGCRegion), "still open");
+        }
+        finally
+        {
+            GC.EndNoGCRegion();
+        }
     }
 
     [Test]
