@@ -182,6 +182,15 @@ public class TorchRuntimeTests
             Assert.That(TorchRuntime.CollectionsHeld, Is.True, "the other thread's section is still open");
         }
         Assert.That(TorchRuntime.CollectionsHeld, Is.False);
+
+        // The thread that started the hold closes first; the other ends it.
+        var first = TorchRuntime.EnterComputation();
+        using (SectionOnAnotherThread.Open())
+        {
+            first.Dispose();
+            Assert.That(TorchRuntime.CollectionsHeld, Is.True, "the other thread's section is still open");
+        }
+        Assert.That(TorchRuntime.CollectionsHeld, Is.False);
     }
 
     /// <summary>An <see cref="TorchRuntime.EnterComputation"/> section held open on a thread of its own until disposed.</summary>
