@@ -149,7 +149,7 @@ public static partial class TorchRuntime
     /// The managed memory that the process's threads may allocate while <see cref="EnterComputation"/> sections are
     /// open before a collection can run again (see there).
     /// </summary>
-    public const long ComputationAllocationBudgetBytes = 256L << 20;
+    public static long ComputationAllocationBudgetBytes { get; } = 256L << 20;
 
     /// <summary>Whether a no-GC region of <see cref="EnterComputation"/> is open now (false once it has ended early).</summary>
     public static bool CollectionsHeld
