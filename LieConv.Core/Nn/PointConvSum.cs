@@ -52,9 +52,8 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) => gradOutput.IsInvalid
-        ? [null!, null!, null!, null!, null!]
-        : CustomBackward.Run(() => Differentiate(ctx, gradOutput), () => [empty(0), null!, empty(0), empty(0), empty(0)]);
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) =>
+        CustomBackward.Run(gradOutput, 5, () => Differentiate(ctx, gradOutput), () => [empty(0), null!, empty(0), empty(0), empty(0)]);
 
     /// <summary>Whether the first differentiation of this node is the marked one, by the inputs (see <see cref="SecondOrderGradients"/>).</summary>
     private const string LeanFirstGradient = "lean first gradient";

@@ -33,9 +33,8 @@ internal sealed class Swish : SingleTensorFunction<Swish>
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) => gradOutput.IsInvalid
-        ? [null!]
-        : CustomBackward.Run(() =>
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) =>
+        CustomBackward.Run(gradOutput, 1, () =>
         {
             var x = ctx.get_saved_variables()[0];
             var gradient = SwishGradient.Compute(gradOutput, x);
@@ -66,9 +65,8 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
     }
 
     /// <inheritdoc />
-    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) => gradOutput.IsInvalid
-        ? [null!, null!]
-        : CustomBackward.Run(() =>
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput) =>
+        CustomBackward.Run(gradOutput, 2, () =>
         {
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();

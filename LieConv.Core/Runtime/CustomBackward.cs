@@ -43,6 +43,14 @@ internal static class CustomBackward
     }
 
     /// <summary>
+    /// <see cref="Run(Func{List{Tensor}}, Func{List{Tensor}})"/> for an operation with one output that turned off
+    /// materialized gradients: when no gradient arrives (<paramref name="gradOutput"/> undefined) none leaves either,
+    /// one null for each of its <paramref name="inputs"/>.
+    /// </summary>
+    public static List<Tensor> Run(Tensor gradOutput, int inputs, Func<List<Tensor>> differentiate, Func<List<Tensor>> wrongGradients) =>
+        gradOutput.IsInvalid ? Enumerable.Repeat<Tensor>(null!, inputs).ToList() : Run(differentiate, wrongGradients);
+
+    /// <summary>
     /// Runs a backward call (<c>backward</c>, <c>autograd.grad</c>) and, if it throws, throws the failure of one of
     /// this library's operations behind it instead (see <see cref="ThrowIfFailed"/>).
     /// </summary>
