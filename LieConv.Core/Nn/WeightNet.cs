@@ -30,8 +30,11 @@ public sealed class WeightNet : nn.Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>Kernel values (…, 16) for pair features (…, D); <paramref name="mask"/> (…) marks the real pairs for batch norm.</summary>
+    /// <remarks>With batch norm and a graph to build, the network is one operation that keeps one tensor per layer where its
+    /// layers would keep three or four (<see cref="WeightNetFunction"/>); the Hamiltonian networks' marked route keeps the layers.</remarks>
     public override Tensor forward(Tensor pairs, Tensor mask)
     {
+        if (norms.Count > 0 && is_grad_enabled() && !ActivationFunctions.TakesSecondOrderRoute) return AsOneOperation(pairs, mask);
         var h = pairs;
         for (int i = 0; i < linears.Count; i++)
         {
@@ -40,5 +43,14 @@ public sealed class WeightNet : nn.Module<Tensor, Tensor, Tensor>
             h = _activation.Apply(h);
         }
         return h;
+    }
+
+    private Tensor AsOneOperation(Tensor pairs, Tensor mask)
+    {
+        var rows = pairs.shape[..^1];
+        var rowWeights = MaskedBatchNorm.CountsEveryEntryOnce(mask) ? null : mask.expand(rows).reshape(-1).to(pairs.dtype);
+        var layers = Enumerable.Range(0, linears.Count).Select(i => new WeightNetFunction.Layer(linears[i], norms[i])).ToList();
+        var output = WeightNetFunction.Compute(pairs.reshape(-1, pairs.shape[^1]), rowWeights, layers, _activation, training);
+        return output.view([.. rows, OutputWidth]);
     }
 }

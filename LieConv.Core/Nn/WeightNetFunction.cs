@@ -1,0 +1,193 @@
+using LieConv.Runtime;
+using static TorchSharp.torch;
+using static TorchSharp.torch.autograd;
+
+namespace LieConv.Nn;
+
+/// <summary>
+/// A batch-normalised kernel network (<see cref="WeightNet"/>: Linear → BN → act, three times) as one autograd
+/// operation that keeps only each layer's normalised pre-activation x̂ = (z − μ)/σ and forms the rest again in the
+/// backward pass.
+/// </summary>
+/// <remarks>
+/// <para>The kernel network runs on every (query, neighbour) pair, so its activations are the largest tensors a
+/// training step keeps: written out of libtorch's modules, autograd keeps three tensors of each hidden layer's width
+/// per pair — the dense layer's output (batch norm's input), batch norm's output (the activation's input) and the
+/// activation (the next dense layer's input) — and the masked statistics' formula two more. Here one is kept: x̂,
+/// from which y = γ·x̂ + β, the activation and its derivative follow by elementwise operations, one layer at a time,
+/// so the backward pass never holds more than one layer's recomputed tensors.</para>
+/// <para>With the batch statistics (training) and row weights w (the mask, or how many neighbourhoods use a pair;
+/// W = Σ w), the gradient of batch norm is, per channel,
+/// ∂z = γ/σ·(∂y − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)), the last term absent where σ is clamped at √ε; with the running statistics
+/// (evaluation) ∂z = γ/σ·∂y. The dense layers' gradients are the usual ones, with each layer's input formed again
+/// from the x̂ below it.</para>
+/// <para>Where the gradient is itself differentiated (gradients of gradients with the graph kept), the backward pass
+/// forms every layer again from the operation's inputs with plain operations, the statistics included, and writes
+/// the same formulas with them, so that second derivatives are exact. The Hamiltonian networks' marked route
+/// (<see cref="SecondOrderGradients"/>) does not come here: it keeps the plain modules.</para>
+/// </remarks>
+internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction>
+{
+    /// <inheritdoc />
+    public override string Name => nameof(WeightNetFunction);
+
+    /// <summary>One layer: the dense layer and the batch norm after it.</summary>
+    internal sealed record Layer(TorchSharp.Modules.Linear Linear, MaskedBatchNorm Norm);
+
+    /// <summary>How the operation was called, beyond its tensors.</summary>
+    private sealed record Settings(int Layers, Activation Activation, bool BatchStatistics, bool PairsNeedGradient);
+
+    /// <summary>
+    /// The network's output (N, C_out) for <paramref name="pairs"/> (N, D): <paramref name="rowWeights"/> (N) weighs
+    /// each row in the batch statistics (null: every row once); batch statistics in training mode (updating the
+    /// running ones, as <see cref="MaskedBatchNorm"/> does), running statistics otherwise.
+    /// </summary>
+    public static Tensor Compute(Tensor pairs, Tensor? rowWeights, IReadOnlyList<Layer> layers, Activation activation, bool training)
+    {
+        var vars = new List<object?> { pairs, rowWeights };
+        foreach (var layer in layers) vars.AddRange([layer.Linear.weight, layer.Linear.bias, layer.Norm.Weight, layer.Norm.Bias]);
+        vars.Add(new Settings(layers.Count, activation, training, pairs.requires_grad));
+        vars.Add(layers);   // for their statistics (MaskedBatchNorm.Statistics, which updates the running ones)
+        return apply(vars.ToArray()!);
+    }
+
+    private const string SettingsKey = "settings";
+
+    /// <inheritdoc />
+    public override Tensor forward(AutogradContext ctx, params object[] vars)
+    {
+        var (pairs, rowWeights, settings, layers) = ((Tensor)vars[0], vars[1] as Tensor, (Settings)vars[^2], (IReadOnlyList<Layer>)vars[^1]);
+        var saved = new List<Tensor> { pairs, rowWeights! };
+        using var scope = NewDisposeScope();
+        var a = pairs;
+        for (int l = 0; l < settings.Layers; l++)
+        {
+            var (weight, bias, gamma, beta) = Parameters(vars, l);
+            var z = addmm(bias, a, weight.t(), 1, 1);
+            var (mean, inverseDeviation, varying) = layers[l].Norm.Statistics(z, rowWeights);
+            var normalised = z.sub_(mean).mul_(inverseDeviation);                                   // x̂, in place of z
+            a = Activate(settings.Activation, addcmul(beta, normalised, gamma, 1), inPlace: true);
+            saved.AddRange([normalised, mean, inverseDeviation, varying]);
+        }
+        ctx.save_for_backward([.. saved, .. vars.Skip(2).Take(4 * settings.Layers).Cast<Tensor>()]);
+        ctx.save_data(SettingsKey, settings);
+        ctx.set_materialize_grads(false);
+        scope.MoveToOuter(saved.Skip(2));
+        return a.MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public override List<Tensor> backward(AutogradContext ctx, Tensor gradOutput)
+    {
+        var settings = (Settings)ctx.get_data(SettingsKey);
+        int inputs = 2 + 4 * settings.Layers + 2;
+        return CustomBackward.Run(gradOutput, inputs, () => Differentiate(ctx, settings, gradOutput),
+            () => [empty(0), null!, .. Enumerable.Range(0, 4 * settings.Layers).Select(_ => empty(0)), null!, null!]);
+    }
+
+    private static List<Tensor> Differentiate(AutogradContext ctx, Settings settings, Tensor gradOutput)
+    {
+        using var scope = NewDisposeScope();
+        var saved = ctx.get_saved_variables();
+        var (pairs, rowWeights) = (saved[0], saved[1] is { IsInvalid: false } weights ? weights : null);   // none saved: every row once
+        int layers = settings.Layers;
+        var parameters = saved.Skip(2 + 4 * layers).ToList();            // W, b, γ, β of each layer
+        var normalised = new Tensor[layers];
+        var inverseDeviations = new Tensor[layers];
+        var varying = new Tensor[layers];
+        if (is_grad_enabled())
+        {
+            // The gradient will be differentiated again: every layer formed again from the inputs, in the graph.
+            var a = pairs;
+            for (int l = 0; l < layers; l++)
+            {
+                var z = addmm(parameters[4 * l + 1], a, parameters[4 * l].t(), 1, 1);
+                var (mean, inverseDeviation) = settings.BatchStatistics
+                    ? MaskedBatchNorm.BatchStatistics(z, rowWeights)
+                    : (saved[2 + 4 * l + 1], saved[2 + 4 * l + 2]);
+                (normalised[l], inverseDeviations[l], varying[l]) = ((z - mean) * inverseDeviation, inverseDeviation, saved[2 + 4 * l + 3]);
+                a = Activate(settings.Activation, addcmul(parameters[4 * l + 3], normalised[l], parameters[4 * l + 2], 1), inPlace: false);
+            }
+        }
+        else
+        {
+            for (int l = 0; l < layers; l++)
+                (normalised[l], inverseDeviations[l], varying[l]) = (saved[2 + 4 * l], saved[2 + 4 * l + 2], saved[2 + 4 * l + 3]);
+        }
+
+        var gradients = new Tensor[4 * layers];
+        bool graph = is_grad_enabled();
+        var rows = ones(1, pairs.shape[0], pairs.dtype, pairs.device);   // sums over rows as products: far faster than sum(0) on (N, 32)
+        Tensor g = gradOutput;
+        Tensor? pairsGrad = null;
+        var y = addcmul(parameters[4 * (layers - 1) + 3], normalised[layers - 1], parameters[4 * (layers - 1) + 2], 1);
+        for (int l = layers - 1; l >= 0; l--)
+        {
+            // Without a graph to build, the layer's tensors are overwritten in place and freed as soon as they are
+            // used, so that the backward pass holds about three of them at a time.
+            using var layerScope = NewDisposeScope();
+            var (weight, gamma, x) = (parameters[4 * l], parameters[4 * l + 2], normalised[l]);
+            var gy = graph ? g * Derivative(settings.Activation, y) : DerivativeInPlace(settings.Activation, y).mul_(g);   // ∂y
+            if (!graph && !ReferenceEquals(g, gradOutput)) g.Dispose();
+            var betaGrad = rows.mm(gy).squeeze(0);
+            Tensor gammaGrad;
+            using (var product = gy * x) gammaGrad = rows.mm(product).squeeze(0);
+            var scale = gamma * inverseDeviations[l];
+            var gz = graph ? gy * scale : gy.mul_(scale);                                                               // ∂z
+            if (settings.BatchStatistics)
+            {
+                // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ, the x̂ term only where σ is not clamped.
+                var count = rowWeights is null ? tensor((double)x.shape[0], x.dtype, x.device) : rowWeights.sum().clamp_min(1);
+                var (meanTerm, spreadTerm) = (scale * betaGrad / count, scale * gammaGrad * varying[l] / count);
+                if (rowWeights is null)
+                    gz = graph ? gz - addcmul(meanTerm, x, spreadTerm, 1) : gz.addcmul_(x, spreadTerm, -1).sub_(meanTerm);
+                else
+                {
+                    var centre = addcmul(meanTerm, x, spreadTerm, 1);
+                    gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
+                }
+            }
+            var input = pairs;
+            if (l > 0)
+            {
+                y = addcmul(parameters[4 * (l - 1) + 3], normalised[l - 1], parameters[4 * (l - 1) + 2], 1);
+                input = Activate(settings.Activation, y, inPlace: false);
+            }
+            (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), rows.mm(gz).squeeze(0));
+            (gradients[4 * l + 2], gradients[4 * l + 3]) = (gammaGrad, betaGrad);
+            if (!graph && l > 0) input.Dispose();
+            layerScope.MoveToOuter(gradients[4 * l], gradients[4 * l + 1], gammaGrad, betaGrad, y);
+            if (l > 0) g = gz.mm(weight).MoveToOuterDisposeScope();
+            else if (settings.PairsNeedGradient) pairsGrad = gz.mm(weight).MoveToOuterDisposeScope();
+        }
+        scope.MoveToOuter([.. gradients, .. pairsGrad is null ? Array.Empty<Tensor>() : [pairsGrad]]);
+        gradOutput.Dispose();
+        return [pairsGrad!, null!, .. gradients, null!, null!];
+    }
+
+    private static (Tensor Weight, Tensor Bias, Tensor Gamma, Tensor Beta) Parameters(object[] vars, int layer) =>
+        ((Tensor)vars[2 + 4 * layer], (Tensor)vars[3 + 4 * layer], (Tensor)vars[4 + 4 * layer], (Tensor)vars[5 + 4 * layer]);
+
+    private static Tensor Activate(Activation activation, Tensor y, bool inPlace) => activation switch
+    {
+        Activation.Swish => inPlace ? nn.functional.silu(y, inplace: true) : nn.functional.silu(y),
+        Activation.ReLU => inPlace ? nn.functional.relu(y, inplace: true) : nn.functional.relu(y),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+    };
+
+    /// <summary>act′(y): s·(1 + y·(1 − s)) for Swish (s the sigmoid of y), the step for ReLU.</summary>
+    private static Tensor Derivative(Activation activation, Tensor y)
+    {
+        if (activation == Activation.ReLU) return (y > 0).to(y.dtype);
+        var s = y.sigmoid();
+        return s * (y * (1 - s) + 1);
+    }
+
+    /// <summary><see cref="Derivative"/> written over <paramref name="y"/>.</summary>
+    private static Tensor DerivativeInPlace(Activation activation, Tensor y)
+    {
+        if (activation == Activation.ReLU) return y.gt_(0);
+        using var s = y.sigmoid();
+        return y.addcmul_(y, s, -1).add_(1).mul_(s);
+    }
+}
