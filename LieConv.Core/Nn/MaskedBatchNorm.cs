@@ -104,10 +104,13 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     {
         using var _ = no_grad();
         if (!training) return (running_mean.clone(), running_var.clamp_min(Epsilon).rsqrt(), zeros_like(running_var));
+        using var scope = NewDisposeScope();   // the squares of the rows go at once
         var (count, mean, spread) = Moments(flat, rowWeights);
         var variance = spread / count.clamp_min(1);
         UpdateRunningStatistics(mean, spread, count);
-        return (mean, variance.clamp_min(Epsilon).rsqrt(), variance.ge(Epsilon).to(flat.dtype));
+        var (inverseDeviation, varying) = (variance.clamp_min(Epsilon).rsqrt(), variance.ge(Epsilon).to(flat.dtype));
+        scope.MoveToOuter(mean, inverseDeviation, varying);
+        return (mean, inverseDeviation, varying);
     }
 
     /// <summary>Momentum 0.1 towards the batch's mean and unbiased variance.</summary>

@@ -36,7 +36,7 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
     /// and <paramref name="bias"/> (cout) the dense layer.
     /// </summary>
     public static Tensor Compute(Tensor features, Tensor neighbours, Tensor kernel, Tensor weight, Tensor bias) =>
-        apply(features, neighbours, kernel, weight, bias);
+        UnusedOutputCopies.Free(apply(features, neighbours, kernel, weight, bias));
 
     /// <inheritdoc />
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -45,6 +45,7 @@ internal sealed class PointConvSum : SingleTensorFunction<PointConvSum>
         ctx.save_for_backward([features, neighbours, kernel, weight]);
         ctx.save_data(LeanFirstGradient, SecondOrderGradients.Expected);
         ctx.set_materialize_grads(false);   // no gradient arrives as none (see PointConvSumGradient)
+        UnusedOutputCopies.Expect(ctx);
         // Its own scope: the views of the gathered features and products would otherwise keep them until the block ends.
         using var scope = NewDisposeScope();
         var products = matmul(Gather(features, neighbours).transpose(1, 2), kernel).view(neighbours.shape[0], -1);   // (Q, cin·16)
@@ -115,7 +116,7 @@ internal sealed class PointConvSumGradient : MultiTensorFunction<PointConvSumGra
 
     /// <summary>[features' gradient (N, cin), kernel's gradient (Q, k, 16)] for the incoming gradient <paramref name="gradOutput"/> (Q, cout).</summary>
     public static List<Tensor> Compute(Tensor gradOutput, Tensor features, Tensor neighbours, Tensor kernel, Tensor weight) =>
-        apply(gradOutput, features, neighbours, kernel, weight);
+        UnusedOutputCopies.Free(apply(gradOutput, features, neighbours, kernel, weight));
 
     /// <inheritdoc />
     public override List<Tensor> forward(AutogradContext ctx, params object[] vars)
@@ -125,6 +126,7 @@ internal sealed class PointConvSumGradient : MultiTensorFunction<PointConvSumGra
         // An output the loss does not use arrives as no gradient rather than zeros (TorchSharp's zeros would be made
         // from a copy of the output that this operation's caller has disposed by then).
         ctx.set_materialize_grads(false);
+        UnusedOutputCopies.Expect(ctx);
         using var scope = NewDisposeScope();
         var products = Products(gradOutput, weight, features.shape[1]);                                // (Q, cin, 16)
         var kernelGrad = matmul(PointConvSum.Gather(features, neighbours), products);                    // (Q, k, 16)

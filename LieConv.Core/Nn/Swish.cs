@@ -21,7 +21,7 @@ internal sealed class Swish : SingleTensorFunction<Swish>
     public override string Name => nameof(Swish);
 
     /// <summary>x·s(x).</summary>
-    public static Tensor Compute(Tensor x) => apply(x);
+    public static Tensor Compute(Tensor x) => UnusedOutputCopies.Free(apply(x));
 
     /// <inheritdoc />
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -29,6 +29,7 @@ internal sealed class Swish : SingleTensorFunction<Swish>
         var x = (Tensor)vars[0];
         ctx.save_for_backward([x]);
         ctx.set_materialize_grads(false);   // no gradient arrives as none (see PointConvSumGradient)
+        UnusedOutputCopies.Expect(ctx);
         return nn.functional.silu(x);
     }
 
@@ -53,7 +54,7 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
     public override string Name => nameof(SwishGradient);
 
     /// <summary>g·σ′(x): as an autograd operation where gradients are recorded, else plainly (no node to build).</summary>
-    public static Tensor Compute(Tensor gradient, Tensor x) => is_grad_enabled() ? apply(gradient, x) : Value(gradient, x);
+    public static Tensor Compute(Tensor gradient, Tensor x) => is_grad_enabled() ? UnusedOutputCopies.Free(apply(gradient, x)) : Value(gradient, x);
 
     /// <inheritdoc />
     public override Tensor forward(AutogradContext ctx, params object[] vars)
@@ -61,6 +62,7 @@ internal sealed class SwishGradient : SingleTensorFunction<SwishGradient>
         var (gradient, x) = ((Tensor)vars[0], (Tensor)vars[1]);
         ctx.save_for_backward([gradient, x]);
         ctx.set_materialize_grads(false);
+        UnusedOutputCopies.Expect(ctx);
         return Value(gradient, x);
     }
 

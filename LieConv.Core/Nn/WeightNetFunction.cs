@@ -48,7 +48,7 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         foreach (var layer in layers) vars.AddRange([layer.Linear.weight, layer.Linear.bias, layer.Norm.Weight, layer.Norm.Bias]);
         vars.Add(new Settings(layers.Count, activation, training, pairs.requires_grad));
         vars.Add(layers);   // for their statistics (MaskedBatchNorm.Statistics, which updates the running ones)
-        return apply(vars.ToArray()!);
+        return UnusedOutputCopies.Free(apply(vars.ToArray()!));
     }
 
     private const string SettingsKey = "settings";
@@ -66,12 +66,14 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             var z = addmm(bias, a, weight.t(), 1, 1);
             var (mean, inverseDeviation, varying) = layers[l].Norm.Statistics(z, rowWeights);
             var normalised = z.sub_(mean).mul_(inverseDeviation);                                   // x̂, in place of z
+            if (l > 0) a.Dispose();   // the previous layer's activation, which nothing keeps
             a = Activate(settings.Activation, addcmul(beta, normalised, gamma, 1), inPlace: true);
             saved.AddRange([normalised, mean, inverseDeviation, varying]);
         }
         ctx.save_for_backward([.. saved, .. vars.Skip(2).Take(4 * settings.Layers).Cast<Tensor>()]);
         ctx.save_data(SettingsKey, settings);
         ctx.set_materialize_grads(false);
+        UnusedOutputCopies.Expect(ctx);
         scope.MoveToOuter(saved.Skip(2));
         return a.MoveToOuterDisposeScope();
     }
@@ -120,13 +122,13 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         var rows = ones(1, pairs.shape[0], pairs.dtype, pairs.device);   // sums over rows as products: far faster than sum(0) on (N, 32)
         Tensor g = gradOutput;
         Tensor? pairsGrad = null;
-        var y = addcmul(parameters[4 * (layers - 1) + 3], normalised[layers - 1], parameters[4 * (layers - 1) + 2], 1);
         for (int l = layers - 1; l >= 0; l--)
         {
             // Without a graph to build, the layer's tensors are overwritten in place and freed as soon as they are
-            // used, so that the backward pass holds about three of them at a time.
+            // used, so that the backward pass holds two or three of them at a time.
             using var layerScope = NewDisposeScope();
             var (weight, gamma, x) = (parameters[4 * l], parameters[4 * l + 2], normalised[l]);
+            var y = PreActivation(parameters, x, l);
             var gy = graph ? g * Derivative(settings.Activation, y) : DerivativeInPlace(settings.Activation, y).mul_(g);   // ∂y
             if (!graph && !ReferenceEquals(g, gradOutput)) g.Dispose();
             var betaGrad = rows.mm(gy).squeeze(0);
@@ -147,16 +149,13 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
                     gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
                 }
             }
-            var input = pairs;
-            if (l > 0)
-            {
-                y = addcmul(parameters[4 * (l - 1) + 3], normalised[l - 1], parameters[4 * (l - 1) + 2], 1);
-                input = Activate(settings.Activation, y, inPlace: false);
-            }
+            // The layer's input: the activation below, formed again (its pre-activation is formed once more for that
+            // layer's own step rather than kept alongside).
+            var input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1), inPlace: !graph) : pairs;
             (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), rows.mm(gz).squeeze(0));
             (gradients[4 * l + 2], gradients[4 * l + 3]) = (gammaGrad, betaGrad);
             if (!graph && l > 0) input.Dispose();
-            layerScope.MoveToOuter(gradients[4 * l], gradients[4 * l + 1], gammaGrad, betaGrad, y);
+            layerScope.MoveToOuter(gradients[4 * l], gradients[4 * l + 1], gammaGrad, betaGrad);
             if (l > 0) g = gz.mm(weight).MoveToOuterDisposeScope();
             else if (settings.PairsNeedGradient) pairsGrad = gz.mm(weight).MoveToOuterDisposeScope();
         }
@@ -164,6 +163,10 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         gradOutput.Dispose();
         return [pairsGrad!, null!, .. gradients, null!, null!];
     }
+
+    /// <summary>y = γ·x̂ + β of layer <paramref name="layer"/>.</summary>
+    private static Tensor PreActivation(List<Tensor> parameters, Tensor normalised, int layer) =>
+        addcmul(parameters[4 * layer + 3], normalised, parameters[4 * layer + 2], 1);
 
     private static (Tensor Weight, Tensor Bias, Tensor Gamma, Tensor Beta) Parameters(object[] vars, int layer) =>
         ((Tensor)vars[2 + 4 * layer], (Tensor)vars[3 + 4 * layer], (Tensor)vars[4 + 4 * layer], (Tensor)vars[5 + 4 * layer]);
