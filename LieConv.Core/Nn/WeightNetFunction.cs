@@ -15,7 +15,8 @@ namespace LieConv.Nn;
 /// per pair — the dense layer's output (batch norm's input), batch norm's output (the activation's input) and the
 /// activation (the next dense layer's input) — and the masked statistics' formula two more. Here one is kept: x̂,
 /// from which y = γ·x̂ + β, the activation and its derivative follow by elementwise operations, one layer at a time,
-/// so the backward pass never holds more than one layer's recomputed tensors.</para>
+/// so the backward pass never holds more than one layer's recomputed tensors; the first layer's x̂ not even that, as
+/// it follows from the pairs (three numbers each for SE(2), against 32).</para>
 /// <para>With the batch statistics (training) and row weights w (the mask, or how many neighbourhoods use a pair;
 /// W = Σ w), the gradient of batch norm is, per channel,
 /// ∂z = γ/σ·(∂y − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)), the last term absent where σ is clamped at √ε; with the running statistics
@@ -68,13 +69,15 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             var normalised = z.sub_(mean).mul_(inverseDeviation);                                   // x̂, in place of z
             if (l > 0) a.Dispose();   // the previous layer's activation, which nothing keeps
             a = Activate(settings.Activation, addcmul(beta, normalised, gamma, 1), inPlace: true);
-            saved.AddRange([normalised, mean, inverseDeviation, varying]);
+            // The first layer's x̂ is formed again from the pairs (a few numbers each) rather than kept.
+            if (l == 0) normalised.Dispose();
+            saved.AddRange([l == 0 ? null! : normalised, mean, inverseDeviation, varying]);
         }
         ctx.save_for_backward([.. saved, .. vars.Skip(2).Take(4 * settings.Layers).Cast<Tensor>()]);
         ctx.save_data(SettingsKey, settings);
         ctx.set_materialize_grads(false);
         UnusedOutputCopies.Expect(ctx);
-        scope.MoveToOuter(saved.Skip(2));
+        scope.MoveToOuter(saved.Skip(2).Where(t => t is not null));
         return a.MoveToOuterDisposeScope();
     }
 
@@ -114,7 +117,7 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         else
         {
             for (int l = 0; l < layers; l++)
-                (normalised[l], inverseDeviations[l], varying[l]) = (saved[2 + 4 * l], saved[2 + 4 * l + 2], saved[2 + 4 * l + 3]);
+                (normalised[l], inverseDeviations[l], varying[l]) = (l == 0 ? null! : saved[2 + 4 * l], saved[2 + 4 * l + 2], saved[2 + 4 * l + 3]);
         }
 
         var gradients = new Tensor[4 * layers];
@@ -124,30 +127,36 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         Tensor? pairsGrad = null;
         for (int l = layers - 1; l >= 0; l--)
         {
+            // The first layer's x̂ again (see forward), once the layers above are done with theirs: exactly as formed there.
+            if (l <= 1 && normalised[0] is null)
+                normalised[0] = addmm(parameters[1], pairs, parameters[0].t(), 1, 1).sub_(saved[3]).mul_(inverseDeviations[0]);
             // Without a graph to build, the layer's tensors are overwritten in place and freed as soon as they are
             // used, so that the backward pass holds two or three of them at a time.
             using var layerScope = NewDisposeScope();
             var (weight, gamma, x) = (parameters[4 * l], parameters[4 * l + 2], normalised[l]);
             var y = PreActivation(parameters, x, l);
-            var gy = graph ? g * Derivative(settings.Activation, y) : DerivativeInPlace(settings.Activation, y).mul_(g);   // ∂y
+            var gy = graph ? g * Derivative(settings.Activation, y) : GradientThroughActivation(settings.Activation, y, g);   // ∂y
             if (!graph && !ReferenceEquals(g, gradOutput)) g.Dispose();
             var betaGrad = rows.mm(gy).squeeze(0);
             Tensor gammaGrad;
             using (var product = gy * x) gammaGrad = rows.mm(product).squeeze(0);
             var scale = gamma * inverseDeviations[l];
-            var gz = graph ? gy * scale : gy.mul_(scale);                                                               // ∂z
-            if (settings.BatchStatistics)
+            Tensor gz;                                                                                                  // ∂z
+            if (settings.BatchStatistics && rowWeights is null)
             {
-                // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ, the x̂ term only where σ is not clamped.
-                var count = rowWeights is null ? tensor((double)x.shape[0], x.dtype, x.device) : rowWeights.sum().clamp_min(1);
+                // − (Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ/N, the x̂ term only where σ is not clamped.
+                double count = x.shape[0];
                 var (meanTerm, spreadTerm) = (scale * betaGrad / count, scale * gammaGrad * varying[l] / count);
-                if (rowWeights is null)
-                    gz = graph ? gz - addcmul(meanTerm, x, spreadTerm, 1) : gz.addcmul_(x, spreadTerm, -1).sub_(meanTerm);
-                else
-                {
-                    var centre = addcmul(meanTerm, x, spreadTerm, 1);
-                    gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
-                }
+                gz = graph ? gy * scale - addcmul(meanTerm, x, spreadTerm, 1) : addcmul(meanTerm.neg_(), gy, scale, 1).addcmul_(x, spreadTerm, -1);
+                if (!graph) gy.Dispose();
+            }
+            else gz = graph ? gy * scale : gy.mul_(scale);
+            if (settings.BatchStatistics && rowWeights is not null)
+            {
+                // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ.
+                var count = rowWeights.sum().clamp_min(1);
+                var centre = addcmul(scale * betaGrad / count, x, scale * gammaGrad * varying[l] / count, 1);
+                gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
             }
             // The layer's input: the activation below, formed again (its pre-activation is formed once more for that
             // layer's own step rather than kept alongside).
@@ -186,11 +195,11 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         return s * (y * (1 - s) + 1);
     }
 
-    /// <summary><see cref="Derivative"/> written over <paramref name="y"/>.</summary>
-    private static Tensor DerivativeInPlace(Activation activation, Tensor y)
+    /// <summary>g·act′(y) without a graph, written over <paramref name="y"/>.</summary>
+    private static Tensor GradientThroughActivation(Activation activation, Tensor y, Tensor g)
     {
-        if (activation == Activation.ReLU) return y.gt_(0);
+        if (activation == Activation.ReLU) return y.gt_(0).mul_(g);
         using var s = y.sigmoid();
-        return y.addcmul_(y, s, -1).add_(1).mul_(s);
+        return y.addcmul_(y, s, -1).add_(1).mul_(s).mul_(g);   // s·(1 + y·(1 − s))·g
     }
 }
