@@ -128,7 +128,9 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     /// The fused kernels pay on the largest tensors — RotMNIST SE(2)'s per-pair kernel activations (up to 18 M
     /// entries) and its point features (4 M): 3.47 → 3.06–3.14 s per training step. Below that the gain was within the
     /// noise while the process held more memory: fusing every batch norm of RotMNIST T(2) (at most 2 M entries each)
-    /// raised its resident set from 1.03 to 1.44 GB for no measurable speed.
+    /// raised its resident set from 1.03 to 1.44 GB for no measurable speed. Since session 15 the kernel networks'
+    /// batch norms run inside <see cref="WeightNetFunction"/> (statistics from <see cref="Statistics"/>), so this route
+    /// serves the point features.
     /// </remarks>
     internal static long FusedMinimumEntries { get; set; } = 1L << 22;
 
