@@ -100,7 +100,8 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         var normalised = new Tensor[layers];
         var inverseDeviations = new Tensor[layers];
         var varying = new Tensor[layers];
-        if (is_grad_enabled())
+        bool graph = is_grad_enabled();
+        if (graph)
         {
             // The gradient will be differentiated again: every layer formed again from the inputs, in the graph.
             var a = pairs;
@@ -111,7 +112,7 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
                     ? MaskedBatchNorm.BatchStatistics(z, rowWeights)
                     : (saved[2 + 4 * l + 1], saved[2 + 4 * l + 2]);
                 (normalised[l], inverseDeviations[l], varying[l]) = ((z - mean) * inverseDeviation, inverseDeviation, saved[2 + 4 * l + 3]);
-                a = Activate(settings.Activation, addcmul(parameters[4 * l + 3], normalised[l], parameters[4 * l + 2], 1), inPlace: false);
+                a = Activate(settings.Activation, PreActivation(parameters, normalised[l], l), inPlace: false);
             }
         }
         else
@@ -121,7 +122,6 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         }
 
         var gradients = new Tensor[4 * layers];
-        bool graph = is_grad_enabled();
         var rows = ones(1, pairs.shape[0], pairs.dtype, pairs.device);   // sums over rows as products: far faster than sum(0) on (N, 32)
         Tensor g = gradOutput;
         Tensor? pairsGrad = null;
@@ -150,13 +150,16 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
                 gz = graph ? gy * scale - addcmul(meanTerm, x, spreadTerm, 1) : addcmul(meanTerm.neg_(), gy, scale, 1).addcmul_(x, spreadTerm, -1);
                 if (!graph) gy.Dispose();
             }
-            else gz = graph ? gy * scale : gy.mul_(scale);
-            if (settings.BatchStatistics && rowWeights is not null)
+            else
             {
-                // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ.
-                var count = rowWeights.sum().clamp_min(1);
-                var centre = addcmul(scale * betaGrad / count, x, scale * gammaGrad * varying[l] / count, 1);
-                gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
+                gz = graph ? gy * scale : gy.mul_(scale);
+                if (settings.BatchStatistics)
+                {
+                    // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ.
+                    var count = rowWeights!.sum().clamp_min(1);
+                    var centre = addcmul(scale * betaGrad / count, x, scale * gammaGrad * varying[l] / count, 1);
+                    gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
+                }
             }
             // The layer's input: the activation below, formed again (its pre-activation is formed once more for that
             // layer's own step rather than kept alongside).
