@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using LieConv.Runtime;
 using static TorchSharp.torch;
 
@@ -50,9 +49,9 @@ internal static unsafe class IndexedRowSum
     {
         long count = sum.shape[0], pairs = index.shape[0];
         int channels = (int)sum.shape[1];
-        T* target = (T*)TensorData(sum.Handle);
-        T* source = (T*)TensorData(rows.Handle);
-        long* at = (long*)TensorData(index.Handle);
+        T* target = (T*)TensorData.Of(sum);
+        T* source = (T*)TensorData.Of(rows);
+        long* at = (long*)TensorData.Of(index);
         int width = Vector<T>.Count;
         for (long i = 0; i < pairs; i++, source += channels)
         {
@@ -69,8 +68,4 @@ internal static unsafe class IndexedRowSum
         GC.KeepAlive(rows);
         GC.KeepAlive(index);
     }
-
-    /// <summary>The first element's address of a CPU tensor (TorchSharp's own export, which its TensorAccessor reads through).</summary>
-    [DllImport("LibTorchSharp", EntryPoint = "THSTensor_data")]
-    private static extern IntPtr TensorData(IntPtr tensor);
 }

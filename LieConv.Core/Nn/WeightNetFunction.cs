@@ -21,7 +21,8 @@ namespace LieConv.Nn;
 /// W = Σ w), the gradient of batch norm is, per channel,
 /// ∂z = γ/σ·(∂y − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)), the last term absent where σ is clamped at √ε; with the running statistics
 /// (evaluation) ∂z = γ/σ·∂y. The dense layers' gradients are the usual ones, with each layer's input formed again
-/// from the x̂ below it.</para>
+/// from the x̂ below it. The elementwise steps around each batch norm are <see cref="NormActivationPasses"/>: one
+/// pass over the rows each on the CPU.</para>
 /// <para>Where the gradient is itself differentiated (gradients of gradients with the graph kept), the backward pass
 /// forms every layer again from the operation's inputs with plain operations, the statistics included, and writes
 /// the same formulas with them, so that second derivatives are exact. The Hamiltonian networks' marked route
@@ -66,9 +67,10 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             var (weight, bias, gamma, beta) = Parameters(vars, l);
             var z = addmm(bias, a, weight.t(), 1, 1);
             var (mean, inverseDeviation, varying) = layers[l].Norm.Statistics(z, rowWeights);
-            var normalised = z.sub_(mean).mul_(inverseDeviation);                                   // x̂, in place of z
+            var activation = NormActivationPasses.NormaliseAndActivate(z, mean, inverseDeviation, gamma, beta, settings.Activation);
+            var normalised = z;                                                                     // x̂, in place of z
             if (l > 0) a.Dispose();   // the previous layer's activation, which nothing keeps
-            a = Activate(settings.Activation, addcmul(beta, normalised, gamma, 1), inPlace: true);
+            a = activation;
             // The first layer's x̂ is formed again from the pairs (a few numbers each) rather than kept.
             if (l == 0) normalised.Dispose();
             saved.AddRange([l == 0 ? null! : normalised, mean, inverseDeviation, varying]);
@@ -112,7 +114,7 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
                     ? MaskedBatchNorm.BatchStatistics(z, rowWeights)
                     : (saved[2 + 4 * l + 1], saved[2 + 4 * l + 2]);
                 (normalised[l], inverseDeviations[l], varying[l]) = ((z - mean) * inverseDeviation, inverseDeviation, saved[2 + 4 * l + 3]);
-                a = Activate(settings.Activation, PreActivation(parameters, normalised[l], l), inPlace: false);
+                a = Activate(settings.Activation, PreActivation(parameters, normalised[l], l));
             }
         }
         else
@@ -122,7 +124,8 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         }
 
         var gradients = new Tensor[4 * layers];
-        var rows = ones(1, pairs.shape[0], pairs.dtype, pairs.device);   // sums over rows as products: far faster than sum(0) on (N, 32)
+        // Sums over rows as products (far faster than sum(0) on (N, 32)), in the graph; the passes sum as they go.
+        var rows = graph ? ones(1, pairs.shape[0], pairs.dtype, pairs.device) : null!;
         Tensor g = gradOutput;
         Tensor? pairsGrad = null;
         for (int l = layers - 1; l >= 0; l--)
@@ -130,46 +133,48 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             // The first layer's x̂ again (see forward), once the layers above are done with theirs: exactly as formed there.
             if (l <= 1 && normalised[0] is null)
                 normalised[0] = addmm(parameters[1], pairs, parameters[0].t(), 1, 1).sub_(saved[3]).mul_(inverseDeviations[0]);
-            // Without a graph to build, the layer's tensors are overwritten in place and freed as soon as they are
-            // used, so that the backward pass holds two or three of them at a time.
             using var layerScope = NewDisposeScope();
-            var (weight, gamma, x) = (parameters[4 * l], parameters[4 * l + 2], normalised[l]);
-            var y = PreActivation(parameters, x, l);
-            var gy = graph ? g * Derivative(settings.Activation, y) : GradientThroughActivation(settings.Activation, y, g);   // ∂y
-            if (!graph && !ReferenceEquals(g, gradOutput)) g.Dispose();
-            var betaGrad = rows.mm(gy).squeeze(0);
-            Tensor gammaGrad;
-            using (var product = gy * x) gammaGrad = rows.mm(product).squeeze(0);
+            var (weight, gamma, beta, x) = (parameters[4 * l], parameters[4 * l + 2], parameters[4 * l + 3], normalised[l]);
             var scale = gamma * inverseDeviations[l];
-            Tensor gz;                                                                                                  // ∂z
-            if (settings.BatchStatistics && rowWeights is null)
+            Tensor gz, biasGrad, gammaGrad, betaGrad, input;
+            if (graph)
             {
-                // − (Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ/N, the x̂ term only where σ is not clamped.
-                double count = x.shape[0];
-                var (meanTerm, spreadTerm) = (scale * betaGrad / count, scale * gammaGrad * varying[l] / count);
-                gz = graph ? gy * scale - addcmul(meanTerm, x, spreadTerm, 1) : addcmul(meanTerm.neg_(), gy, scale, 1).addcmul_(x, spreadTerm, -1);
-                if (!graph) gy.Dispose();
+                var gy = g * Derivative(settings.Activation, PreActivation(parameters, x, l));                        // ∂y
+                betaGrad = rows.mm(gy).squeeze(0);
+                gammaGrad = rows.mm(gy * x).squeeze(0);
+                gz = gy * scale;
+                if (settings.BatchStatistics)
+                {
+                    // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ (w = 1, W = N without row weights), the x̂ term only where σ is not clamped.
+                    var (meanTerm, spreadTerm) = CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0]);
+                    var centre = addcmul(meanTerm, x, spreadTerm, 1);
+                    gz = gz - (rowWeights is null ? centre : centre * rowWeights.unsqueeze(1));
+                }
+                biasGrad = rows.mm(gz).squeeze(0);
+                input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1)) : pairs;
             }
             else
             {
-                gz = graph ? gy * scale : gy.mul_(scale);
-                if (settings.BatchStatistics)
-                {
-                    // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ.
-                    var count = rowWeights!.sum().clamp_min(1);
-                    var centre = addcmul(scale * betaGrad / count, x, scale * gammaGrad * varying[l] / count, 1);
-                    gz = graph ? gz - centre * rowWeights.unsqueeze(1) : gz.sub_(centre.mul_(rowWeights.unsqueeze(1)));
-                }
+                // Without a graph to build, each step is one pass over the layer's rows, written over the tensor it
+                // reads where that tensor is the pass's own, so that the backward pass holds two or three at a time.
+                bool gIsOurs = !ReferenceEquals(g, gradOutput);
+                (var gy, betaGrad, gammaGrad) = NormActivationPasses.ActivationGradient(x, g, gamma, beta, settings.Activation, mayOverwrite: gIsOurs);
+                if (gIsOurs && !ReferenceEquals(gy, g)) g.Dispose();
+                var (meanTerm, spreadTerm) = settings.BatchStatistics
+                    ? CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0])
+                    : (null, null);
+                (gz, biasGrad) = NormActivationPasses.NormGradient(gy, x, scale, meanTerm, spreadTerm, settings.BatchStatistics ? rowWeights : null);
+                // The layer's input: the activation below, formed again (its pre-activation is formed once more for
+                // that layer's own step rather than kept alongside).
+                input = l > 0 ? NormActivationPasses.Activate(normalised[l - 1], parameters[4 * (l - 1) + 2], parameters[4 * (l - 1) + 3], settings.Activation) : pairs;
             }
-            // The layer's input: the activation below, formed again (its pre-activation is formed once more for that
-            // layer's own step rather than kept alongside).
-            var input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1), inPlace: !graph) : pairs;
-            (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), rows.mm(gz).squeeze(0));
+            (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), biasGrad);
             (gradients[4 * l + 2], gradients[4 * l + 3]) = (gammaGrad, betaGrad);
             if (!graph && l > 0) input.Dispose();
             layerScope.MoveToOuter(gradients[4 * l], gradients[4 * l + 1], gammaGrad, betaGrad);
             if (l > 0) g = gz.mm(weight).MoveToOuterDisposeScope();
             else if (settings.PairsNeedGradient) pairsGrad = gz.mm(weight).MoveToOuterDisposeScope();
+            if (!graph) gz.Dispose();   // written over the layer's incoming gradient, which belongs to the outer scope
         }
         scope.MoveToOuter([.. gradients, .. pairsGrad is null ? Array.Empty<Tensor>() : [pairsGrad]]);
         gradOutput.Dispose();
@@ -183,10 +188,10 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
     private static (Tensor Weight, Tensor Bias, Tensor Gamma, Tensor Beta) Parameters(object[] vars, int layer) =>
         ((Tensor)vars[2 + 4 * layer], (Tensor)vars[3 + 4 * layer], (Tensor)vars[4 + 4 * layer], (Tensor)vars[5 + 4 * layer]);
 
-    private static Tensor Activate(Activation activation, Tensor y, bool inPlace) => activation switch
+    private static Tensor Activate(Activation activation, Tensor y) => activation switch
     {
-        Activation.Swish => inPlace ? nn.functional.silu(y, inplace: true) : nn.functional.silu(y),
-        Activation.ReLU => inPlace ? nn.functional.relu(y, inplace: true) : nn.functional.relu(y),
+        Activation.Swish => nn.functional.silu(y),
+        Activation.ReLU => nn.functional.relu(y),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
 
@@ -198,11 +203,14 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         return s * (y * (1 - s) + 1);
     }
 
-    /// <summary>g·act′(y) without a graph, written over <paramref name="y"/>.</summary>
-    private static Tensor GradientThroughActivation(Activation activation, Tensor y, Tensor g)
+    /// <summary>
+    /// The per-channel terms of batch norm's gradient, m = γ/σ·Σ ∂y / W and v = γ/σ·Σ ∂y·x̂ / W (zero where σ is
+    /// clamped), W the rows' total weight (their number without row weights).
+    /// </summary>
+    private static (Tensor Mean, Tensor Spread) CentringTerms(Tensor scale, Tensor betaGrad, Tensor gammaGrad, Tensor varying, Tensor? rowWeights, long rows)
     {
-        if (activation == Activation.ReLU) return y.gt_(0).mul_(g);
-        using var s = y.sigmoid();
-        return y.addcmul_(y, s, -1).add_(1).mul_(s).mul_(g);   // s·(1 + y·(1 − s))·g
+        if (rowWeights is null) return (scale * betaGrad / (double)rows, scale * gammaGrad * varying / (double)rows);
+        using var total = rowWeights.sum().clamp_min(1);
+        return (scale * betaGrad / total, scale * gammaGrad * varying / total);
     }
 }
