@@ -20,7 +20,8 @@ namespace LieConv.Nn;
 /// the backward pass allocates one new tensor a layer (its input, formed again): fewer large blocks come and go within
 /// a step, and the heap they fragment stays smaller (RotMNIST SE(2)'s step peak 2,534–2,610 → 2,024–2,118 MB). It is
 /// not faster: the sigmoid's exponential and division bound these passes, and libtorch's kernels compute them as
-/// quickly (on two threads, a pass over 600k × 32 floats: 15 ms to activate, against 17). Bands of rows run on
+/// quickly (on two threads, a pass over 600k × 32 floats: 15 ms to activate, against 17), and on rows of a few MB
+/// they are slower than libtorch's (which the caches serve), so the loops take rows of 2²² entries and more only. Bands of rows run on
 /// libtorch's number of threads; per-channel sums are added in double (float sums over a band lose the small
 /// differences batch norm's gradient is made of).
 /// </remarks>
@@ -36,7 +37,7 @@ internal static unsafe class NormActivationPasses
     /// </summary>
     public static Tensor NormaliseAndActivate(Tensor z, Tensor mean, Tensor inverseDeviation, Tensor gamma, Tensor beta, Activation activation)
     {
-        if (!TakesLoop(z))
+        if (!TakesLoop(z, z))
         {
             z.sub_(mean).mul_(inverseDeviation);
             return ActivateInPlace(activation, addcmul(beta, z, gamma, 1));
@@ -61,7 +62,7 @@ internal static unsafe class NormActivationPasses
     /// <summary>act(γ·x̂ + β) for <paramref name="normalised"/> x̂ (N, C): a layer's output formed again.</summary>
     public static Tensor Activate(Tensor normalised, Tensor gamma, Tensor beta, Activation activation)
     {
-        if (!TakesLoop(normalised)) return ActivateInPlace(activation, addcmul(beta, normalised, gamma, 1));
+        if (!TakesLoop(normalised, normalised)) return ActivateInPlace(activation, addcmul(beta, normalised, gamma, 1));
         var output = empty_like(normalised);
         var channel = ChannelValues(normalised, gamma, beta);
         RunBands(normalised.shape[0], (int)normalised.shape[1], 0, (rows, first, channels, _) =>
@@ -82,7 +83,7 @@ internal static unsafe class NormActivationPasses
     public static (Tensor GradY, Tensor Sum, Tensor SumTimesNormalised) ActivationGradient(
         Tensor normalised, Tensor g, Tensor gamma, Tensor beta, Activation activation, bool mayOverwrite)
     {
-        if (!TakesLoop(normalised) || !TakesLoop(g))
+        if (!TakesLoop(normalised, normalised, g))
         {
             var y = addcmul(beta, normalised, gamma, 1);
             var gy = GradientThroughActivation(activation, y, g);
@@ -119,7 +120,7 @@ internal static unsafe class NormActivationPasses
     /// </summary>
     public static (Tensor GradZ, Tensor Sum) NormGradient(Tensor gradY, Tensor normalised, Tensor scale, Tensor? meanTerm, Tensor? spreadTerm, Tensor? rowWeights)
     {
-        if (!TakesLoop(gradY) || !TakesLoop(normalised) || rowWeights is not null && !TakesLoop(rowWeights))
+        if (!TakesLoop(gradY, gradY, normalised, rowWeights))
         {
             var gz = gradY.mul_(scale);
             if (meanTerm is not null)
@@ -155,8 +156,17 @@ internal static unsafe class NormActivationPasses
         return (gradY, Column(sums, 0, gradY));
     }
 
-    /// <summary>Float32 CPU tensors whose rows lie one after another: the loops' own ground.</summary>
-    private static bool TakesLoop(Tensor t) =>
+    /// <summary>
+    /// Entries of the (N, C) rows from which the loops run; below, libtorch's kernels (on a few MB, which stay in
+    /// the caches and fragment nothing, they are faster: 20k × 80 entries a network, 3.7 against 6.4 ms forward).
+    /// </summary>
+    internal static long LoopMinimumEntries { get; set; } = 1L << 22;
+
+    /// <summary>Whether the loops take a pass: large enough rows, and every tensor float32, in CPU memory, row after row, outside a graph.</summary>
+    private static bool TakesLoop(Tensor rows, params Tensor?[] tensors) =>
+        rows.numel() >= LoopMinimumEntries && tensors.All(t => t is null || IsLoopGround(t));
+
+    private static bool IsLoopGround(Tensor t) =>
         t.dtype == ScalarType.Float32 && HostReads.AreFree(t) && t.is_contiguous() && !(is_grad_enabled() && t.requires_grad);
 
     /// <summary>

@@ -19,16 +19,23 @@ public class NormActivationPassesTests
     private const long Clouds = 3, Pairs = 4_000, PairDim = 3;
 
     private int _threads;
+    private long _minimumEntries;
 
     [OneTimeSetUp]
-    public void UseTwoThreads()
+    public void UseTwoThreads_AndTheLoopsOnSmallRows()
     {
         _threads = get_num_threads();
         set_num_threads(2);
+        _minimumEntries = NormActivationPasses.LoopMinimumEntries;
+        NormActivationPasses.LoopMinimumEntries = 0;
     }
 
     [OneTimeTearDown]
-    public void RestoreThreads() => set_num_threads(_threads);
+    public void Restore()
+    {
+        set_num_threads(_threads);
+        NormActivationPasses.LoopMinimumEntries = _minimumEntries;
+    }
 
     private static WeightNet Network(Activation activation, ScalarType dtype)
     {
@@ -120,12 +127,23 @@ public class NormActivationPassesTests
     }
 
     [Test]
-    public void WithoutAGraph_OrInFloat64_TheNetworkTakesNoLoop()
+    public void InFloat64_OrOnFewRows_TheNetworkTakesNoLoop()
     {
-        var net = Network(Activation.Swish, ScalarType.Float64);
         long before = NormActivationPasses.Loops;
+        var net = Network(Activation.Swish, ScalarType.Float64);
         net.forward(randn(Clouds, 10, PairDim, dtype: ScalarType.Float64).requires_grad_(), ones(Clouds, 10, dtype: ScalarType.Bool)).sum().backward();
         Assert.That(NormActivationPasses.Loops, Is.EqualTo(before), "float64: libtorch's operations");
+        NormActivationPasses.LoopMinimumEntries = Clouds * Pairs * 32 + 1;
+        try
+        {
+            net = Network(Activation.Swish, ScalarType.Float32);
+            net.forward(randn(Clouds, Pairs, PairDim).requires_grad_(), ones(Clouds, Pairs, dtype: ScalarType.Bool)).sum().backward();
+            Assert.That(NormActivationPasses.Loops, Is.EqualTo(before), "fewer entries than the loops' minimum: libtorch's operations");
+        }
+        finally
+        {
+            NormActivationPasses.LoopMinimumEntries = 0;
+        }
     }
 
     /// <summary>The loops' float32 result is within a few times libtorch's float32 error of the float64 one.</summary>
