@@ -37,7 +37,7 @@ internal static unsafe class NormActivationPasses
     /// </summary>
     public static Tensor NormaliseAndActivate(Tensor z, Tensor mean, Tensor inverseDeviation, Tensor gamma, Tensor beta, Activation activation)
     {
-        if (!TakesLoop(z, z))
+        if (!TakesLoop(z))
         {
             z.sub_(mean).mul_(inverseDeviation);
             return ActivateInPlace(activation, addcmul(beta, z, gamma, 1));
@@ -62,7 +62,7 @@ internal static unsafe class NormActivationPasses
     /// <summary>act(γ·x̂ + β) for <paramref name="normalised"/> x̂ (N, C): a layer's output formed again.</summary>
     public static Tensor Activate(Tensor normalised, Tensor gamma, Tensor beta, Activation activation)
     {
-        if (!TakesLoop(normalised, normalised)) return ActivateInPlace(activation, addcmul(beta, normalised, gamma, 1));
+        if (!TakesLoop(normalised)) return ActivateInPlace(activation, addcmul(beta, normalised, gamma, 1));
         var output = empty_like(normalised);
         var channel = ChannelValues(normalised, gamma, beta);
         RunBands(normalised.shape[0], (int)normalised.shape[1], 0, (rows, first, channels, _) =>
@@ -83,7 +83,7 @@ internal static unsafe class NormActivationPasses
     public static (Tensor GradY, Tensor Sum, Tensor SumTimesNormalised) ActivationGradient(
         Tensor normalised, Tensor g, Tensor gamma, Tensor beta, Activation activation, bool mayOverwrite)
     {
-        if (!TakesLoop(normalised, normalised, g))
+        if (!TakesLoop(normalised, g))
         {
             var y = addcmul(beta, normalised, gamma, 1);
             var gy = GradientThroughActivation(activation, y, g);
@@ -97,7 +97,7 @@ internal static unsafe class NormActivationPasses
         {
             float* xp = Data(normalised) + first * channels, gp = Data(g) + first * channels, op = Data(output) + first * channels;
             int padded = Padded(channels);
-            var sums = stackalloc double[2 * padded];
+            var bandSums = stackalloc double[2 * padded];
             fixed (float* c = channel)
                 for (long r = 0; r < rows; r++, xp += channels, gp += channels, op += channels)
                     for (int k = 0; k < channels; k += Vector256<float>.Count)
@@ -105,10 +105,10 @@ internal static unsafe class NormActivationPasses
                         var x = Load(xp, k, channels);
                         var gy = Load(gp, k, channels) * Derivative(activation, x * Load(c, k, channels) + Load(c + channels, k, channels));
                         Store(op, k, channels, gy);
-                        Accumulate(sums + k, gy);
-                        Accumulate(sums + padded + k, gy * x);
+                        Accumulate(bandSums + k, gy);
+                        Accumulate(bandSums + padded + k, gy * x);
                     }
-            Unpad(sums, partial, channels, 2);
+            Unpad(bandSums, partial, channels, 2);
         });
         return (output, Column(sums, 0, g), Column(sums, 1, g));
     }
@@ -120,7 +120,7 @@ internal static unsafe class NormActivationPasses
     /// </summary>
     public static (Tensor GradZ, Tensor Sum) NormGradient(Tensor gradY, Tensor normalised, Tensor scale, Tensor? meanTerm, Tensor? spreadTerm, Tensor? rowWeights)
     {
-        if (!TakesLoop(gradY, gradY, normalised, rowWeights))
+        if (!TakesLoop(gradY, normalised, rowWeights))
         {
             var gz = gradY.mul_(scale);
             if (meanTerm is not null)
@@ -137,7 +137,7 @@ internal static unsafe class NormActivationPasses
         {
             float* gp = Data(gradY) + first * channels, xp = Data(normalised) + first * channels;
             float* wp = rowWeights is null ? null : Data(rowWeights) + first;
-            var sums = stackalloc double[Padded(channels)];
+            var bandSums = stackalloc double[Padded(channels)];
             fixed (float* c = channel)
                 for (long r = 0; r < rows; r++, gp += channels, xp += channels)
                 {
@@ -148,10 +148,10 @@ internal static unsafe class NormActivationPasses
                         if (centred)
                             gz -= w * (Load(c + channels, k, channels) + Load(xp, k, channels) * Load(c + 2 * channels, k, channels));
                         Store(gp, k, channels, gz);
-                        Accumulate(sums + k, gz);
+                        Accumulate(bandSums + k, gz);
                     }
                 }
-            Unpad(sums, partial, channels, 1);
+            Unpad(bandSums, partial, channels, 1);
         });
         return (gradY, Column(sums, 0, gradY));
     }
@@ -162,9 +162,12 @@ internal static unsafe class NormActivationPasses
     /// </summary>
     internal static long LoopMinimumEntries { get; set; } = 1L << 22;
 
-    /// <summary>Whether the loops take a pass: large enough rows, and every tensor float32, in CPU memory, row after row, outside a graph.</summary>
-    private static bool TakesLoop(Tensor rows, params Tensor?[] tensors) =>
-        rows.numel() >= LoopMinimumEntries && tensors.All(t => t is null || IsLoopGround(t));
+    /// <summary>
+    /// Whether the loops take a pass over <paramref name="rows"/>: enough entries, and it and the <paramref name="others"/>
+    /// it reads float32, in CPU memory, row after row, outside a graph.
+    /// </summary>
+    private static bool TakesLoop(Tensor rows, params Tensor?[] others) =>
+        rows.numel() >= LoopMinimumEntries && IsLoopGround(rows) && others.All(t => t is null || IsLoopGround(t));
 
     private static bool IsLoopGround(Tensor t) =>
         t.dtype == ScalarType.Float32 && HostReads.AreFree(t) && t.is_contiguous() && !(is_grad_enabled() && t.requires_grad);
@@ -217,14 +220,14 @@ internal static unsafe class NormActivationPasses
         return tensor(sums.Skip(index * channels).Take(channels).Select(v => (float)v).ToArray(), dtype: ScalarType.Float32, device: like.device);
     }
 
-    /// <summary>The per-channel values the loops read, one row of C after another, padded to whole vectors.</summary>
+    /// <summary>The per-channel values the loops read, one row of C after another.</summary>
     private static float[] ChannelValues(Tensor like, params Tensor[] values)
     {
         int channels = (int)like.shape[1];
-        var all = new float[values.Length * channels + Vector256<float>.Count];
+        var all = new float[values.Length * channels];
         for (int i = 0; i < values.Length; i++)
         {
-            using var flat = values[i].detach().to(ScalarType.Float32).reshape(-1).contiguous();
+            using var flat = values[i].detach().to(ScalarType.Float32).reshape(-1);
             if (flat.shape[0] != channels) throw new ArgumentException($"A per-channel value has {flat.shape[0]} entries for {channels} channels.");
             HostReads.Values<float>(flat, "a batch norm's per-channel values").CopyTo(all, i * channels);
         }
