@@ -103,14 +103,43 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     internal (Tensor Mean, Tensor InverseDeviation, Tensor Varying) Statistics(Tensor flat, Tensor? rowWeights)
     {
         using var _ = no_grad();
-        if (!training) return (running_mean.clone(), running_var.clamp_min(Epsilon).rsqrt(), zeros_like(running_var));
+        if (!training) return RunningStatistics();
         using var scope = NewDisposeScope();   // the squares of the rows go at once
         var (count, mean, spread) = Moments(flat, rowWeights);
+        return Kept(scope, FromMoments(count, mean, spread));
+    }
+
+    /// <summary>The weighted moments of a layer's rows, added up elsewhere (in double): as <see cref="Moments"/> gives them.</summary>
+    internal sealed record RowMoments(double Count, double[] Mean, double[] Spread);
+
+    /// <summary><see cref="Statistics(Tensor, Tensor?)"/> in training from moments summed elsewhere, updating the running statistics.</summary>
+    internal (Tensor Mean, Tensor InverseDeviation, Tensor Varying) Statistics(RowMoments moments)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var dtype = running_mean.dtype;
+        Tensor Of(double[] values) => tensor(values, ScalarType.Float64).to(dtype);
+        return Kept(scope, FromMoments(tensor(moments.Count, dtype), Of(moments.Mean), Of(moments.Spread)));
+    }
+
+    /// <summary>The running mean, 1/√max(running variance, ε) and zeros (no batch variance was clamped): evaluation's statistics.</summary>
+    internal (Tensor Mean, Tensor InverseDeviation, Tensor Varying) RunningStatistics()
+    {
+        using var _ = no_grad();
+        return (running_mean.clone(), running_var.clamp_min(Epsilon).rsqrt(), zeros_like(running_var));
+    }
+
+    private static (Tensor Mean, Tensor InverseDeviation, Tensor Varying) Kept(DisposeScope scope, (Tensor Mean, Tensor InverseDeviation, Tensor Varying) statistics)
+    {
+        scope.MoveToOuter(statistics.Mean, statistics.InverseDeviation, statistics.Varying);
+        return statistics;
+    }
+
+    private (Tensor Mean, Tensor InverseDeviation, Tensor Varying) FromMoments(Tensor count, Tensor mean, Tensor spread)
+    {
         var variance = spread / count.clamp_min(1);
         UpdateRunningStatistics(mean, spread, count);
-        var (inverseDeviation, varying) = (variance.clamp_min(Epsilon).rsqrt(), variance.ge(Epsilon).to(flat.dtype));
-        scope.MoveToOuter(mean, inverseDeviation, varying);
-        return (mean, inverseDeviation, varying);
+        return (mean, variance.clamp_min(Epsilon).rsqrt(), variance.ge(Epsilon).to(mean.dtype));
     }
 
     /// <summary>Momentum 0.1 towards the batch's mean and unbiased variance.</summary>
@@ -129,7 +158,7 @@ public sealed class MaskedBatchNorm : nn.Module<Tensor, Tensor, Tensor>
     /// entries) and its point features (4 M): 3.47 → 3.06–3.14 s per training step. Below that the gain was within the
     /// noise while the process held more memory: fusing every batch norm of RotMNIST T(2) (at most 2 M entries each)
     /// raised its resident set from 1.03 to 1.44 GB for no measurable speed. Since session 15 the kernel networks'
-    /// batch norms run inside <see cref="WeightNetFunction"/> (statistics from <see cref="Statistics"/>), so this route
+    /// batch norms run inside <see cref="WeightNetFunction"/> (statistics from <see cref="Statistics(Tensor, Tensor?)"/>), so this route
     /// serves the point features.
     /// </remarks>
     internal static long FusedMinimumEntries { get; set; } = 1L << 22;

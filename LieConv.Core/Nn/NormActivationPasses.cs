@@ -9,7 +9,8 @@ namespace LieConv.Nn;
 /// The elementwise work around one batch-normalised layer of the kernel network (<see cref="WeightNetFunction"/>),
 /// without a graph: normalise and activate, activate again from x̂, and the two gradient steps of the backward pass,
 /// each with the per-channel sums it needs. On the CPU in float32 each is one pass over the (N, C) rows; elsewhere
-/// libtorch's operations do the same arithmetic.
+/// libtorch's operations do the same arithmetic. Networks that <see cref="KernelNetworkPasses"/> takes (float32 on the
+/// CPU, 2¹⁴ rows and more: every large one) do not come here.
 /// </summary>
 /// <remarks>
 /// The kernel network runs on every (query, neighbour) pair, so its elementwise steps move the largest tensors of a
@@ -260,7 +261,7 @@ internal static unsafe class NormActivationPasses
 
     /// <summary>Swish y·s(y) or ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Activate(Activation activation, Vector256<float> y) => activation switch
+    internal static Vector256<float> Activate(Activation activation, Vector256<float> y) => activation switch
     {
         Activation.Swish => y / (Vector256<float>.One + Vector256.Exp(-y)),
         _ => Vector256.Max(y, Vector256<float>.Zero),
@@ -268,7 +269,7 @@ internal static unsafe class NormActivationPasses
 
     /// <summary>act′(y): s·(1 + y·(1 − s)) for Swish, the step for ReLU (0 at 0, as libtorch's).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Derivative(Activation activation, Vector256<float> y)
+    internal static Vector256<float> Derivative(Activation activation, Vector256<float> y)
     {
         if (activation != Activation.Swish)
             return Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, Vector256<float>.Zero);

@@ -21,8 +21,9 @@ namespace LieConv.Nn;
 /// W = Σ w), the gradient of batch norm is, per channel,
 /// ∂z = γ/σ·(∂y − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)), the last term absent where σ is clamped at √ε; with the running statistics
 /// (evaluation) ∂z = γ/σ·∂y. The dense layers' gradients are the usual ones, with each layer's input formed again
-/// from the x̂ below it. The elementwise steps around each batch norm are <see cref="NormActivationPasses"/>: one
-/// pass over the rows each on the CPU.</para>
+/// from the x̂ below it. On the CPU in float32 the whole network, forward and backward, is
+/// <see cref="KernelNetworkPasses"/>: a pass over the rows a layer, each row through the dense layer in registers;
+/// elsewhere libtorch's operations, with the elementwise steps around each batch norm as <see cref="NormActivationPasses"/>.</para>
 /// <para>Where the gradient is itself differentiated (gradients of gradients with the graph kept), the backward pass
 /// forms every layer again from the operation's inputs with plain operations, the statistics included, and writes
 /// the same formulas with them, so that second derivatives are exact. The Hamiltonian networks' marked route
@@ -60,9 +61,17 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
     {
         var (pairs, rowWeights, settings, layers) = ((Tensor)vars[0], vars[1] as Tensor, (Settings)vars[^2], (IReadOnlyList<Layer>)vars[^1]);
         var saved = new List<Tensor> { pairs, rowWeights! };
+        var parameters = vars.Skip(2).Take(4 * settings.Layers).Cast<Tensor>().ToList();
         using var scope = NewDisposeScope();
         var a = pairs;
-        for (int l = 0; l < settings.Layers; l++)
+        if (KernelNetworkPasses.Take(pairs, rowWeights, parameters))
+        {
+            var passes = KernelNetworkPasses.Forward(pairs, rowWeights, parameters, layers.Select(layer => layer.Norm).ToList(), settings.Activation, settings.BatchStatistics);
+            for (int l = 0; l < settings.Layers; l++)
+                saved.AddRange([passes.Normalised[l]!, passes.Mean[l], passes.InverseDeviation[l], passes.Varying[l]]);
+            a = passes.Output;
+        }
+        else for (int l = 0; l < settings.Layers; l++)
         {
             var (weight, bias, gamma, beta) = Parameters(vars, l);
             var z = addmm(bias, a, weight.t(), 1, 1);
@@ -75,7 +84,7 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             if (l == 0) normalised.Dispose();
             saved.AddRange([l == 0 ? null! : normalised, mean, inverseDeviation, varying]);
         }
-        ctx.save_for_backward([.. saved, .. vars.Skip(2).Take(4 * settings.Layers).Cast<Tensor>()]);
+        ctx.save_for_backward([.. saved, .. parameters]);
         ctx.save_data(SettingsKey, settings);
         ctx.set_materialize_grads(false);
         UnusedOutputCopies.Expect(ctx);
@@ -121,6 +130,17 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         {
             for (int l = 0; l < layers; l++)
                 (normalised[l], inverseDeviations[l], varying[l]) = (l == 0 ? null! : saved[2 + 4 * l], saved[2 + 4 * l + 2], saved[2 + 4 * l + 3]);
+            // The gradient of a sum comes expanded: the passes read rows, so it is laid out as rows first (N × 16, small).
+            if (KernelNetworkPasses.Take(pairs, rowWeights, parameters, [.. normalised]))
+            {
+                var means = Enumerable.Range(0, layers).Select(l => saved[2 + 4 * l + 1]).ToList();
+                var incoming = gradOutput.contiguous();
+                var (parameterGradients, passesPairsGradient) = KernelNetworkPasses.Backward(incoming, pairs, rowWeights, parameters, normalised,
+                    means, inverseDeviations, varying, settings.Activation, settings.BatchStatistics, settings.PairsNeedGradient);
+                scope.MoveToOuter([.. parameterGradients, .. passesPairsGradient is null ? Array.Empty<Tensor>() : [passesPairsGradient]]);
+                gradOutput.Dispose();
+                return [passesPairsGradient!, null!, .. parameterGradients, null!, null!];
+            }
         }
 
         var gradients = new Tensor[4 * layers];

@@ -1,0 +1,568 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using LieConv.Runtime;
+using static TorchSharp.torch;
+using V = System.Runtime.Intrinsics.Vector256<float>;
+
+namespace LieConv.Nn;
+
+/// <summary>
+/// The batch-normalised kernel network of <see cref="WeightNetFunction"/> on the CPU as a few passes over its rows,
+/// each taking one row at a time through a whole dense layer — its input formed from the layer below, the product,
+/// the statistics or gradient sums — in registers and a few hundred bytes of stack.
+/// </summary>
+/// <remarks>
+/// <para>Batch norm needs the statistics of all rows of a layer before any row can go on, so a layer is one pass;
+/// between passes only what the next pass cannot form again from a few numbers stays in memory: the dense layers'
+/// outputs of the hidden layers (normalised in place once their statistics are known, the x̂ the backward pass reads)
+/// and the network's output. The first layer's output is formed again from the pairs (three numbers each for SE(2)),
+/// so its pass writes nothing. Written as whole-tensor operations, each layer moved its (N, 32) rows through memory
+/// about eight times forward (the product, the squares for the variance and two products for the sums, normalise,
+/// activate) and a dozen backward; the kernel network runs on every (query, neighbour) pair, so these were the
+/// largest and most frequent passes of a step (RotMNIST SE(2): 1.6 M pairs a step, half the step's time).</para>
+/// <para>The backward pass goes down the layers the same way: the pass of layer l reads the gradient ∂y of the layer
+/// above and its x̂, forms that layer's ∂z with batch norm's centring terms, adds its weight and bias gradients, and
+/// carries ∂z·W down to layer l's ∂y, summing Σ∂y and Σ∂y·x̂ (γ's and β's gradients, and the next centring terms);
+/// a last pass does the first layer's ∂z, weight gradient and, when asked, the pairs' gradient. Sums over rows are
+/// added in double (float sums over a band lose the small differences batch norm's gradient is made of); weight
+/// gradients are added in float over a tile of rows and then in double. Bands of rows run on libtorch's number of
+/// threads.</para>
+/// </remarks>
+internal static unsafe class KernelNetworkPasses
+{
+    /// <summary>The widest layer the passes take: their per-row buffers live on the stack.</summary>
+    private const int MaxWidth = 128;
+
+    /// <summary>Rows whose weight-gradient products are added in float before they go into the double totals.</summary>
+    private const int TileRows = 64;
+
+    /// <summary>Rows whose weight-gradient products are added to the tile together, each tile row held in registers across them (divides <see cref="TileRows"/>).</summary>
+    private const int BlockRows = 8;
+
+    private static long runs;
+
+    /// <summary>How many forward or backward runs took the passes in this process (tests tell the routes apart by it).</summary>
+    public static long Runs => Interlocked.Read(ref runs);
+
+    /// <summary>Rows of pairs from which the passes run (tests set 0); fewer rows take libtorch's operations.</summary>
+    internal static long MinimumRows { get; set; } = 1L << 14;
+
+    /// <summary>Whether the passes are on (tests compare with the operations route).</summary>
+    internal static bool Enabled { get; set; } = true;
+
+    /// <summary>One layer's parameters as the passes read them, widths padded to whole vectors with zeros.</summary>
+    private sealed class LayerValues
+    {
+        public int In, Out, InPadded, OutPadded;
+        public float[] WeightByInput = [];    // W[j, i] at i·OutPadded + j: z = b + Σ_i a_i·(row i)
+        public float[] WeightByOutput = [];   // W[j, i] at j·InPadded + i: ∂a = Σ_j ∂z_j·(row j)
+        public float[] Bias = [], Gamma = [], Beta = [];
+        public float[] Mean = [], InverseDeviation = [];
+        public float[] Scale = [], MeanTerm = [], SpreadTerm = [];   // backward: ∂z = s·∂y − w·(m + x̂·v)
+    }
+
+    /// <summary>Whether the passes take a network on <paramref name="pairs"/> with <paramref name="parameters"/> (W, b, γ, β per layer).</summary>
+    public static bool Take(Tensor pairs, Tensor? rowWeights, IReadOnlyList<Tensor> parameters, params Tensor?[] others) =>
+        Enabled && pairs.shape[0] >= MinimumRows && pairs.dim() == 2 && pairs.shape[1] <= MaxWidth
+        && IsLoopGround(pairs) && (rowWeights is null || IsLoopGround(rowWeights))
+        && parameters.All(p => p.dtype == ScalarType.Float32 && HostReads.AreFree(p) && p.shape[0] <= MaxWidth)
+        && others.All(t => t is null || IsLoopGround(t));
+
+    private static bool IsLoopGround(Tensor t) => t.dtype == ScalarType.Float32 && HostReads.AreFree(t) && t.is_contiguous();
+
+    /// <summary>
+    /// The network's output (N, C_out) for <paramref name="pairs"/>, with what the backward pass keeps: each hidden
+    /// layer's x̂ (null for the first, formed again from the pairs) and every layer's mean, 1/σ and whether its
+    /// variance reached ε. With <paramref name="batchStatistics"/> the statistics are the rows' (weighted by
+    /// <paramref name="rowWeights"/>) and update <paramref name="norms"/>' running ones; otherwise the running ones.
+    /// </summary>
+    public static (Tensor Output, Tensor?[] Normalised, Tensor[] Mean, Tensor[] InverseDeviation, Tensor[] Varying) Forward(
+        Tensor pairs, Tensor? rowWeights, IReadOnlyList<Tensor> parameters, IReadOnlyList<MaskedBatchNorm> norms, Activation activation, bool batchStatistics)
+    {
+        Interlocked.Increment(ref runs);
+        int layers = norms.Count;
+        long rows = pairs.shape[0];
+        var values = Values(pairs, parameters, layers);
+        var outputs = new Tensor?[layers];                       // each hidden layer's z, then its x̂
+        var (means, inverseDeviations, varying) = (new Tensor[layers], new Tensor[layers], new Tensor[layers]);
+        for (int l = 0; l <= layers; l++)
+        {
+            // Pass l forms layer l − 1's activation (x̂ written over its z) and, below the top, layer l's z with its moments.
+            bool top = l == layers;
+            if (l == 0 && !batchStatistics)
+            {
+                // The running statistics need no moments, and the first layer's z is not kept: nothing to pass over.
+                (means[0], inverseDeviations[0], varying[0]) = norms[0].RunningStatistics();
+                (values[0].Mean, values[0].InverseDeviation) = (Padded(means[0], values[0].OutPadded), Padded(inverseDeviations[0], values[0].OutPadded));
+                continue;
+            }
+            var target = l == 0 ? null : empty(rows, top ? values[l - 1].Out : values[l].Out, ScalarType.Float32);
+            if (!top) outputs[l] = target;
+            var below = l == 0 ? null : values[l - 1];
+            var layer = top ? null : values[l];
+            var keptData = Addresses(outputs);
+            float* pairData = Data(pairs), targetData = target is null ? null : Data(target);
+            float* weightData = rowWeights is null ? null : Data(rowWeights);
+            var moments = RunBands(rows, top || !batchStatistics ? 0 : 2 * layer!.OutPadded, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, sums) =>
+            {
+                float* input = stackalloc float[MaxWidth], x = stackalloc float[MaxWidth], z = stackalloc float[MaxWidth];
+                float* pairRow = pairData + first * values[0].In;
+                float* weights = weightData is null ? null : weightData + first;
+                for (long r = 0; r < count; r++, pairRow += values[0].In)
+                {
+                    if (below is null) Copy(pairRow, input, values[0].In);
+                    else
+                    {
+                        Normalised(values, keptData, l - 1, first + r, pairRow, x, z, normalise: true);
+                        Activate(below, x, input, activation);
+                    }
+                    if (top)
+                    {
+                        StoreRow(targetData + (first + r) * below!.Out, input, below.Out);
+                        continue;
+                    }
+                    Dense(layer!, input, z);
+                    if (targetData is not null) StoreRow(targetData + (first + r) * layer!.Out, z, layer.Out);
+                    if (sums is null) continue;
+                    var w = Vector256.Create(weights is null ? 1f : weights[r]);
+                    for (int k = 0; k < layer!.OutPadded; k += V.Count)
+                    {
+                        var weighted = w * Vector256.Load(z + k);
+                        Accumulate(sums + k, weighted);
+                        Accumulate(sums + layer.OutPadded + k, weighted * Vector256.Load(z + k));
+                    }
+                }
+            });
+            if (top) return (target!, outputs, means, inverseDeviations, varying);
+            (means[l], inverseDeviations[l], varying[l]) = batchStatistics
+                ? norms[l].Statistics(Moments(moments, layer!, rows, rowWeights))
+                : norms[l].RunningStatistics();
+            layer!.Mean = Padded(means[l], layer.OutPadded);
+            layer.InverseDeviation = Padded(inverseDeviations[l], layer.OutPadded);
+        }
+        throw new InvalidOperationException("unreachable: the top pass returns");
+    }
+
+    /// <summary>
+    /// The gradients of the network by its parameters (W, b, γ, β per layer) and, where <paramref name="pairsNeedGradient"/>,
+    /// by the pairs, for the incoming gradient <paramref name="gradOutput"/> (N, C_out) and what <see cref="Forward"/> kept.
+    /// </summary>
+    public static (Tensor[] ParameterGradients, Tensor? PairsGradient) Backward(Tensor gradOutput, Tensor pairs, Tensor? rowWeights,
+        IReadOnlyList<Tensor> parameters, IReadOnlyList<Tensor?> normalised, IReadOnlyList<Tensor> means, IReadOnlyList<Tensor> inverseDeviations,
+        IReadOnlyList<Tensor> varying, Activation activation, bool batchStatistics, bool pairsNeedGradient)
+    {
+        Interlocked.Increment(ref runs);
+        int layers = means.Count;
+        long rows = pairs.shape[0];
+        var values = Values(pairs, parameters, layers);
+        for (int l = 0; l < layers; l++)
+            (values[l].Mean, values[l].InverseDeviation) = (Padded(means[l], values[l].OutPadded), Padded(inverseDeviations[l], values[l].OutPadded));
+        var kept = normalised.ToArray();
+        double totalWeight = rowWeights is null ? rows : TotalWeight(rowWeights);
+        var gradients = new Tensor[4 * layers];
+        Tensor? pairsGradient = pairsNeedGradient ? empty(rows, values[0].In, ScalarType.Float32) : null;
+        Tensor? above = null;                                     // ∂y of the layer above the pass's
+        for (int p = layers - 1; p >= -1; p--)
+        {
+            // Pass p finishes layer p + 1 (its ∂z, weight and bias gradients) and, above the bottom, forms layer p's ∂y
+            // with Σ∂y and Σ∂y·x̂.
+            var layer = p >= 0 ? values[p] : null;
+            var finished = p + 1 < layers ? values[p + 1] : null;
+            var target = layer is null ? null
+                : above is not null && above.shape[1] == layer.Out ? above : empty(rows, layer.Out, ScalarType.Float32);
+            int weightSums = finished is null ? 0 : finished.OutPadded + finished.Out * finished.InPadded;
+            int sumCount = weightSums + (layer is null ? 0 : 2 * layer.OutPadded);
+            var keptData = Addresses(kept);
+            float* pairData = Data(pairs), targetData = target is null ? null : Data(target), incomingData = above is null ? null : Data(above);
+            float* gradientData = Data(gradOutput), pairsGradientData = pairsGradient is null ? null : Data(pairsGradient);
+            float* weightData = rowWeights is null || !batchStatistics ? null : Data(rowWeights);
+            var sums = RunBands(rows, sumCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, totals) =>
+            {
+                float* gradient = stackalloc float[MaxWidth], x = stackalloc float[MaxWidth], scratch = stackalloc float[MaxWidth];
+                float* dzBlock = stackalloc float[BlockRows * MaxWidth], inputBlock = stackalloc float[BlockRows * MaxWidth], sigmoid = stackalloc float[MaxWidth];
+                var tile = finished is null ? [] : new float[finished.Out * finished.InPadded];
+                float* pairRow = pairData + first * values[0].In;
+                float* weights = weightData is null ? null : weightData + first;
+                fixed (float* tileSums = tile)
+                {
+                    for (long r = 0; r < count; r++, pairRow += values[0].In)
+                    {
+                        long row = first + r;
+                        int slot = (int)(r % BlockRows);
+                        float* dz = dzBlock + slot * MaxWidth, input = inputBlock + slot * MaxWidth;
+                        if (finished is null) LoadRow(gradientData + row * layer!.Out, gradient, layer.Out);
+                        else
+                        {
+                            // Layer p + 1's ∂z = s·∂y − w·(m + x̂·v), then its gradients and ∂z·W, the gradient of its input.
+                            LoadRow(incomingData + row * finished.Out, dz, finished.Out);
+                            Normalised(values, keptData, p + 1, row, pairRow, x, scratch, normalise: false);
+                            var w = Vector256.Create(weights is null ? 1f : weights[r]);
+                            fixed (float* scale = finished.Scale, meanTerm = finished.MeanTerm, spreadTerm = finished.SpreadTerm)
+                                for (int k = 0; k < finished.OutPadded; k += V.Count)
+                                {
+                                    var value = Vector256.Load(dz + k) * Vector256.Load(scale + k) - w * (Vector256.Load(meanTerm + k) + Vector256.Load(x + k) * Vector256.Load(spreadTerm + k));
+                                    value.Store(dz + k);
+                                    Accumulate(totals + k, value);
+                                }
+                            if (layer is null) Copy(pairRow, input, finished.In);
+                            else
+                            {
+                                Normalised(values, keptData, p, row, pairRow, x, scratch, normalise: false);
+                                Activate(layer, x, input, activation, sigmoid);
+                            }
+                            if (slot == BlockRows - 1) AddOuterProducts(tileSums, dzBlock, inputBlock, BlockRows, finished);
+                            if (r % TileRows == TileRows - 1) Flush(tileSums, totals + finished.OutPadded, tile.Length);
+                            if (layer is null)
+                            {
+                                if (pairsGradientData is null) continue;
+                                InputGradient(finished, dz, gradient);
+                                StoreRow(pairsGradientData + row * finished.In, gradient, finished.In);
+                                continue;
+                            }
+                            InputGradient(finished, dz, gradient);
+                        }
+                        if (finished is null)
+                        {
+                            Normalised(values, keptData, p, row, pairRow, x, scratch, normalise: false);
+                            Activate(layer!, x, input, activation, sigmoid);
+                        }
+                        // Layer p's ∂y = ∂a·act′(γ·x̂ + β), with Σ∂y and Σ∂y·x̂.
+                        fixed (float* gamma = layer!.Gamma, beta = layer.Beta)
+                            for (int k = 0; k < layer.OutPadded; k += V.Count)
+                            {
+                                var xk = Vector256.Load(x + k);
+                                var gy = Vector256.Load(gradient + k) * Derivative(activation, Vector256.FusedMultiplyAdd(xk, Vector256.Load(gamma + k), Vector256.Load(beta + k)), Vector256.Load(sigmoid + k));
+                                gy.Store(gradient + k);
+                                Accumulate(totals + weightSums + k, gy);
+                                Accumulate(totals + weightSums + layer.OutPadded + k, gy * xk);
+                            }
+                        StoreRow(targetData + row * layer.Out, gradient, layer.Out);
+                    }
+                    if (finished is not null)
+                    {
+                        AddOuterProducts(tileSums, dzBlock, inputBlock, (int)(count % BlockRows), finished);
+                        Flush(tileSums, totals + finished.OutPadded, tile.Length);
+                    }
+                }
+            });
+            if (finished is not null)
+            {
+                int q = p + 1;
+                var weightGradient = new float[finished.Out * finished.In];
+                for (int j = 0; j < finished.Out; j++)
+                    for (int i = 0; i < finished.In; i++) weightGradient[j * finished.In + i] = (float)sums[finished.OutPadded + j * finished.InPadded + i];
+                gradients[4 * q] = tensor(weightGradient, [finished.Out, finished.In], ScalarType.Float32);
+                gradients[4 * q + 1] = Column(sums, 0, finished.Out);
+            }
+            if (layer is not null)
+            {
+                var gradientSums = sums.AsSpan(weightSums, layer.Out);
+                var normalisedSums = sums.AsSpan(weightSums + layer.OutPadded, layer.Out);
+                gradients[4 * p + 2] = Column(sums, weightSums + layer.OutPadded, layer.Out);   // γ: Σ∂y·x̂
+                gradients[4 * p + 3] = Column(sums, weightSums, layer.Out);                     // β: Σ∂y
+                var varies = HostReads.Values<float>(varying[p].to(ScalarType.Float32).reshape(-1), "which of a batch norm's variances reached ε");
+                (layer.Scale, layer.MeanTerm, layer.SpreadTerm) = (new float[layer.OutPadded], new float[layer.OutPadded], new float[layer.OutPadded]);
+                for (int k = 0; k < layer.Out; k++)
+                {
+                    double scale = (double)layer.Gamma[k] * layer.InverseDeviation[k];
+                    layer.Scale[k] = (float)scale;
+                    if (!batchStatistics) continue;
+                    layer.MeanTerm[k] = (float)(scale * gradientSums[k] / totalWeight);
+                    layer.SpreadTerm[k] = (float)(scale * normalisedSums[k] * varies[k] / totalWeight);
+                }
+            }
+            if (above is not null && !ReferenceEquals(above, target)) above.Dispose();
+            above = target;
+        }
+        return (gradients, pairsGradient);
+    }
+
+    /// <summary>
+    /// Adds Σ_r ∂z_r ⊗ a_r over a block of <paramref name="count"/> rows (each MaxWidth apart) to a layer's
+    /// weight-gradient tile (Out × InPadded): each tile row's vectors stay in registers across the block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddOuterProducts(float* tile, float* dz, float* input, int count, LayerValues layer)
+    {
+        if (layer.InPadded == V.Count)
+        {
+            // One vector a row (the pairs): four tile rows at once, so that four chains of additions run side by side.
+            int j = 0;
+            for (; j + 4 <= layer.Out; j += 4)
+            {
+                float* t = tile + j * V.Count;
+                var (s0, s1, s2, s3) = (Vector256.Load(t), Vector256.Load(t + 8), Vector256.Load(t + 16), Vector256.Load(t + 24));
+                for (int r = 0; r < count; r++)
+                {
+                    var a = Vector256.Load(input + r * MaxWidth);
+                    float* d = dz + r * MaxWidth + j;
+                    s0 = Vector256.FusedMultiplyAdd(Vector256.Create(d[0]), a, s0);
+                    s1 = Vector256.FusedMultiplyAdd(Vector256.Create(d[1]), a, s1);
+                    s2 = Vector256.FusedMultiplyAdd(Vector256.Create(d[2]), a, s2);
+                    s3 = Vector256.FusedMultiplyAdd(Vector256.Create(d[3]), a, s3);
+                }
+                s0.Store(t); s1.Store(t + 8); s2.Store(t + 16); s3.Store(t + 24);
+            }
+            for (; j < layer.Out; j++)
+            {
+                var sum = Vector256.Load(tile + j * V.Count);
+                for (int r = 0; r < count; r++) sum = Vector256.FusedMultiplyAdd(Vector256.Create(dz[r * MaxWidth + j]), Vector256.Load(input + r * MaxWidth), sum);
+                sum.Store(tile + j * V.Count);
+            }
+            return;
+        }
+        for (int j = 0; j < layer.Out; j++, tile += layer.InPadded)
+        {
+            int i = 0;
+            for (; i + 4 * V.Count <= layer.InPadded; i += 4 * V.Count)
+            {
+                var (s0, s1, s2, s3) = (Vector256.Load(tile + i), Vector256.Load(tile + i + 8), Vector256.Load(tile + i + 16), Vector256.Load(tile + i + 24));
+                for (int r = 0; r < count; r++)
+                {
+                    var factor = Vector256.Create(dz[r * MaxWidth + j]);
+                    float* a = input + r * MaxWidth + i;
+                    s0 = Vector256.FusedMultiplyAdd(factor, Vector256.Load(a), s0);
+                    s1 = Vector256.FusedMultiplyAdd(factor, Vector256.Load(a + 8), s1);
+                    s2 = Vector256.FusedMultiplyAdd(factor, Vector256.Load(a + 16), s2);
+                    s3 = Vector256.FusedMultiplyAdd(factor, Vector256.Load(a + 24), s3);
+                }
+                s0.Store(tile + i); s1.Store(tile + i + 8); s2.Store(tile + i + 16); s3.Store(tile + i + 24);
+            }
+            for (; i < layer.InPadded; i += V.Count)
+            {
+                var sum = Vector256.Load(tile + i);
+                for (int r = 0; r < count; r++) sum = Vector256.FusedMultiplyAdd(Vector256.Create(dz[r * MaxWidth + j]), Vector256.Load(input + r * MaxWidth + i), sum);
+                sum.Store(tile + i);
+            }
+        }
+    }
+
+    /// <summary>∂a = Σ_j ∂z_j·W[j, ·] for one row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputGradient(LayerValues layer, float* dz, float* gradient)
+    {
+        fixed (float* weight = layer.WeightByOutput)
+            Product(dz, layer.Out, weight, layer.InPadded, null, gradient);
+    }
+
+    /// <summary>Adds a float tile into double totals and clears it.</summary>
+    private static void Flush(float* tile, double* totals, int count)
+    {
+        for (int i = 0; i < count; i += V.Count)
+        {
+            Accumulate(totals + i, Vector256.Load(tile + i));
+            V.Zero.Store(tile + i);
+        }
+    }
+
+    private static Tensor Column(double[] sums, int start, int count) =>
+        tensor(sums.AsSpan(start, count).ToArray().Select(v => (float)v).ToArray(), ScalarType.Float32);
+
+    private static double TotalWeight(Tensor rowWeights) =>
+        HostReads.Item<double>(rowWeights.sum(ScalarType.Float64), "the kernel network's total row weight");
+
+    private static LayerValues[] Values(Tensor pairs, IReadOnlyList<Tensor> parameters, int layers)
+    {
+        var values = new LayerValues[layers];
+        for (int l = 0; l < layers; l++)
+        {
+            var weight = HostReads.Values<float>(parameters[4 * l].contiguous(), "a kernel network's weights");
+            int outs = (int)parameters[4 * l].shape[0], ins = (int)parameters[4 * l].shape[1];
+            var layer = values[l] = new LayerValues { In = ins, Out = outs, InPadded = Round(ins), OutPadded = Round(outs) };
+            if (l == 0 && ins != pairs.shape[1] || l > 0 && ins != values[l - 1].Out)
+                throw new ArgumentException($"The kernel network's layer {l} takes {ins} inputs where {(l == 0 ? pairs.shape[1] : values[l - 1].Out)} come.");
+            layer.WeightByInput = new float[ins * layer.OutPadded];
+            layer.WeightByOutput = new float[outs * layer.InPadded];
+            for (int j = 0; j < outs; j++)
+                for (int i = 0; i < ins; i++)
+                    layer.WeightByInput[i * layer.OutPadded + j] = layer.WeightByOutput[j * layer.InPadded + i] = weight[j * ins + i];
+            (layer.Bias, layer.Gamma, layer.Beta) = (Padded(parameters[4 * l + 1], layer.OutPadded), Padded(parameters[4 * l + 2], layer.OutPadded), Padded(parameters[4 * l + 3], layer.OutPadded));
+        }
+        return values;
+    }
+
+    /// <summary>
+    /// Layer <paramref name="l"/>'s x̂ of one row into <paramref name="x"/>: formed from the pairs for the first layer;
+    /// for the others read from <paramref name="kept"/>, which holds z until the forward pass normalises it in place
+    /// (<paramref name="normalise"/>) and x̂ after.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Normalised(LayerValues[] values, nint[] kept, int l, long row, float* pairRow, float* x, float* scratch, bool normalise)
+    {
+        var layer = values[l];
+        if (l > 0 && !normalise)
+        {
+            LoadRow((float*)kept[l] + row * layer.Out, x, layer.Out);
+            return;
+        }
+        float* z = scratch;
+        float* stored = null;
+        if (l == 0) Dense(layer, pairRow, z);
+        else
+        {
+            stored = (float*)kept[l] + row * layer.Out;
+            LoadRow(stored, z, layer.Out);
+        }
+        fixed (float* mean = layer.Mean, inverse = layer.InverseDeviation)
+            for (int k = 0; k < layer.OutPadded; k += V.Count)
+                ((Vector256.Load(z + k) - Vector256.Load(mean + k)) * Vector256.Load(inverse + k)).Store(x + k);
+        if (stored is not null) StoreRow(stored, x, layer.Out);
+    }
+
+    /// <summary>z = b + W·a for one row (padding lanes 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dense(LayerValues layer, float* input, float* z)
+    {
+        fixed (float* weight = layer.WeightByInput, bias = layer.Bias)
+            Product(input, layer.In, weight, layer.OutPadded, bias, z);
+    }
+
+    /// <summary>
+    /// output = initial + Σ_i input_i·(row i of <paramref name="matrix"/>) over rows of <paramref name="width"/> floats
+    /// (whole vectors; <paramref name="initial"/> null: zeros). Several vectors of sums at once, so that the chain of
+    /// fused multiply-adds into each does not wait on the one before (their latency, not their number, bounds a row).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Product(float* input, int count, float* matrix, int width, float* initial, float* output)
+    {
+        int k = 0;
+        for (; k + 4 * V.Count <= width; k += 4 * V.Count)
+        {
+            var (s0, s1, s2, s3) = initial is null ? (V.Zero, V.Zero, V.Zero, V.Zero)
+                : (Vector256.Load(initial + k), Vector256.Load(initial + k + 8), Vector256.Load(initial + k + 16), Vector256.Load(initial + k + 24));
+            float* row = matrix + k;
+            for (int i = 0; i < count; i++, row += width)
+            {
+                var a = Vector256.Create(input[i]);
+                s0 = Vector256.FusedMultiplyAdd(a, Vector256.Load(row), s0);
+                s1 = Vector256.FusedMultiplyAdd(a, Vector256.Load(row + 8), s1);
+                s2 = Vector256.FusedMultiplyAdd(a, Vector256.Load(row + 16), s2);
+                s3 = Vector256.FusedMultiplyAdd(a, Vector256.Load(row + 24), s3);
+            }
+            s0.Store(output + k); s1.Store(output + k + 8); s2.Store(output + k + 16); s3.Store(output + k + 24);
+        }
+        for (; k < width; k += V.Count)
+        {
+            // One vector of sums: four chains over alternate inputs, added at the end.
+            var (s0, s1, s2, s3) = (initial is null ? V.Zero : Vector256.Load(initial + k), V.Zero, V.Zero, V.Zero);
+            float* row = matrix + k;
+            int i = 0;
+            for (; i + 4 <= count; i += 4, row += 4 * width)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Create(input[i]), Vector256.Load(row), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Create(input[i + 1]), Vector256.Load(row + width), s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.Create(input[i + 2]), Vector256.Load(row + 2 * width), s2);
+                s3 = Vector256.FusedMultiplyAdd(Vector256.Create(input[i + 3]), Vector256.Load(row + 3 * width), s3);
+            }
+            for (; i < count; i++, row += width) s0 = Vector256.FusedMultiplyAdd(Vector256.Create(input[i]), Vector256.Load(row), s0);
+            ((s0 + s1) + (s2 + s3)).Store(output + k);
+        }
+    }
+
+    /// <summary>act(γ·x̂ + β) for one row; for Swish, the sigmoid of γ·x̂ + β into <paramref name="sigmoid"/> when given (its derivative needs it again).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Activate(LayerValues layer, float* x, float* output, Activation activation, float* sigmoid = null)
+    {
+        fixed (float* gamma = layer.Gamma, beta = layer.Beta)
+            for (int k = 0; k < layer.OutPadded; k += V.Count)
+            {
+                var y = Vector256.FusedMultiplyAdd(Vector256.Load(x + k), Vector256.Load(gamma + k), Vector256.Load(beta + k));
+                if (activation != Activation.Swish)
+                {
+                    Vector256.Max(y, V.Zero).Store(output + k);
+                    continue;
+                }
+                var s = V.One / (V.One + Vector256.Exp(-y));
+                (y * s).Store(output + k);
+                if (sigmoid is not null) s.Store(sigmoid + k);
+            }
+    }
+
+    /// <summary>act′(y) from y and, for Swish, its sigmoid s: s·(1 + y·(1 − s)); the step for ReLU (0 at 0, as libtorch's).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static V Derivative(Activation activation, V y, V sigmoid) => activation == Activation.Swish
+        ? sigmoid * Vector256.FusedMultiplyAdd(y, V.One - sigmoid, V.One)
+        : Vector256.ConditionalSelect(Vector256.GreaterThan(y, V.Zero), V.One, V.Zero);
+
+    private static MaskedBatchNorm.RowMoments Moments(double[] sums, LayerValues layer, long rows, Tensor? rowWeights)
+    {
+        double count = rowWeights is null ? rows : TotalWeight(rowWeights);
+        var (mean, spread) = (new double[layer.Out], new double[layer.Out]);
+        for (int k = 0; k < layer.Out; k++)
+        {
+            mean[k] = sums[k] / Math.Max(count, 1);
+            spread[k] = sums[layer.OutPadded + k] - sums[k] * mean[k];
+        }
+        return new MaskedBatchNorm.RowMoments(count, mean, spread);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="band"/>(first row, rows, sums) over bands of rows, one per libtorch thread, and returns the
+    /// <paramref name="sumCount"/> double sums added across bands (the band's sums: null when none).
+    /// </summary>
+    private static double[] RunBands(long rows, int sumCount, BandAction band)
+    {
+        int bands = (int)Math.Clamp(rows / 1024, 1, Math.Max(1, get_num_threads()));
+        var partials = new double[bands][];
+        Parallel.For(0, bands, b =>
+        {
+            long first = rows * b / bands, last = rows * (b + 1) / bands;
+            partials[b] = new double[sumCount];
+            fixed (double* sums = partials[b]) band(first, last - first, sumCount == 0 ? null : sums);
+        });
+        var total = new double[sumCount];
+        foreach (var partial in partials)
+            for (int i = 0; i < sumCount; i++) total[i] += partial[i];
+        return total;
+    }
+
+    private delegate void BandAction(long first, long count, double* sums);
+
+    private static int Round(int width) => (width + V.Count - 1) / V.Count * V.Count;
+
+    private static float[] Padded(Tensor values, int width)
+    {
+        var padded = new float[width];
+        HostReads.Values<float>(values.detach().to(ScalarType.Float32).reshape(-1), "a kernel network's per-channel values").CopyTo(padded, 0);
+        return padded;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(double* sums, V values)
+    {
+        var (lower, upper) = Vector256.Widen(values);
+        (Vector256.Load(sums) + lower).Store(sums);
+        (Vector256.Load(sums + Vector256<double>.Count) + upper).Store(sums + Vector256<double>.Count);
+    }
+
+    private static void Copy(float* from, float* to, int count)
+    {
+        for (int i = 0; i < count; i++) to[i] = from[i];
+    }
+
+    /// <summary>A stored row of <paramref name="width"/> floats into a buffer padded with zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadRow(float* row, float* buffer, int width)
+    {
+        int k = 0;
+        for (; k + V.Count <= width; k += V.Count) Vector256.Load(row + k).Store(buffer + k);
+        if (k < width)
+        {
+            V.Zero.Store(buffer + k);
+            for (; k < width; k++) buffer[k] = row[k];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* row, float* buffer, int width)
+    {
+        int k = 0;
+        for (; k + V.Count <= width; k += V.Count) Vector256.Load(buffer + k).Store(row + k);
+        for (; k < width; k++) row[k] = buffer[k];
+    }
+
+    private static float* Data(Tensor t) => (float*)TensorData.Of(t);
+
+    /// <summary>The first elements of the layers' kept rows (0 where none).</summary>
+    private static nint[] Addresses(IReadOnlyList<Tensor?> kept) => kept.Select(t => t is null ? 0 : TensorData.Of(t)).ToArray();
+}
