@@ -21,9 +21,9 @@ namespace LieConv.Nn;
 /// W = Σ w), the gradient of batch norm is, per channel,
 /// ∂z = γ/σ·(∂y − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)), the last term absent where σ is clamped at √ε; with the running statistics
 /// (evaluation) ∂z = γ/σ·∂y. The dense layers' gradients are the usual ones, with each layer's input formed again
-/// from the x̂ below it. On the CPU in float32 the whole network, forward and backward, is
+/// from the x̂ below it. On the CPU in float32, networks of 2¹⁷ pairs and more run forward and backward as
 /// <see cref="KernelNetworkPasses"/>: a pass over the rows a layer, each row through the dense layer in registers;
-/// elsewhere libtorch's operations, with the elementwise steps around each batch norm as <see cref="NormActivationPasses"/>.</para>
+/// others as libtorch's operations, with the elementwise steps around each batch norm as <see cref="NormActivationPasses"/>.</para>
 /// <para>Where the gradient is itself differentiated (gradients of gradients with the graph kept), the backward pass
 /// forms every layer again from the operation's inputs with plain operations, the statistics included, and writes
 /// the same formulas with them, so that second derivatives are exact. The Hamiltonian networks' marked route
