@@ -98,6 +98,7 @@ internal static unsafe class KernelNetworkPasses
         long rows = pairs.shape[0];
         var values = Values(pairs, parameters, layers);
         var outputs = new Tensor?[layers];                       // each hidden layer's z, then its x̂
+        double totalWeight = batchStatistics && rowWeights is not null ? TotalWeight(rowWeights) : rows;
         var (means, inverseDeviations, varying) = (new Tensor[layers], new Tensor[layers], new Tensor[layers]);
         for (int l = 0; l <= layers; l++)
         {
@@ -117,7 +118,7 @@ internal static unsafe class KernelNetworkPasses
             var keptData = Addresses(outputs);
             float* pairData = Data(pairs), targetData = target is null ? null : Data(target);
             float* weightData = rowWeights is null ? null : Data(rowWeights);
-            var moments = RunBands(rows, top || !batchStatistics ? 0 : 2 * layer!.OutPadded, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, sums) =>
+            var moments = RowBands.Run(rows, top || !batchStatistics ? 0 : 2 * layer!.OutPadded, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, sums) =>
             {
                 float* input = stackalloc float[MaxWidth], x = stackalloc float[MaxWidth], z = stackalloc float[MaxWidth];
                 float* pairRow = pairData + first * values[0].In;
@@ -142,14 +143,14 @@ internal static unsafe class KernelNetworkPasses
                     for (int k = 0; k < layer!.OutPadded; k += V.Count)
                     {
                         var weighted = w * Vector256.Load(z + k);
-                        Accumulate(sums + k, weighted);
-                        Accumulate(sums + layer.OutPadded + k, weighted * Vector256.Load(z + k));
+                        RowBands.Accumulate(sums + k, weighted);
+                        RowBands.Accumulate(sums + layer.OutPadded + k, weighted * Vector256.Load(z + k));
                     }
                 }
             });
             if (top) return (target!, outputs, means, inverseDeviations, varying);
             (means[l], inverseDeviations[l], varying[l]) = batchStatistics
-                ? norms[l].Statistics(Moments(moments, layer!, rows, rowWeights))
+                ? norms[l].Statistics(Moments(moments, layer!, totalWeight))
                 : norms[l].RunningStatistics();
             layer!.Mean = Padded(means[l], layer.OutPadded);
             layer.InverseDeviation = Padded(inverseDeviations[l], layer.OutPadded);
@@ -190,7 +191,7 @@ internal static unsafe class KernelNetworkPasses
             float* pairData = Data(pairs), targetData = target is null ? null : Data(target), incomingData = above is null ? null : Data(above);
             float* gradientData = Data(gradOutput), pairsGradientData = pairsGradient is null ? null : Data(pairsGradient);
             float* weightData = rowWeights is null || !batchStatistics ? null : Data(rowWeights);
-            var sums = RunBands(rows, sumCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, totals) =>
+            var sums = RowBands.Run(rows, sumCount, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, count, totals) =>
             {
                 float* gradient = stackalloc float[MaxWidth], x = stackalloc float[MaxWidth], scratch = stackalloc float[MaxWidth];
                 float* dzBlock = stackalloc float[BlockRows * MaxWidth], inputBlock = stackalloc float[BlockRows * MaxWidth], sigmoid = stackalloc float[MaxWidth];
@@ -216,7 +217,7 @@ internal static unsafe class KernelNetworkPasses
                                 {
                                     var value = Vector256.Load(dz + k) * Vector256.Load(scale + k) - w * (Vector256.Load(meanTerm + k) + Vector256.Load(x + k) * Vector256.Load(spreadTerm + k));
                                     value.Store(dz + k);
-                                    Accumulate(totals + k, value);
+                                    RowBands.Accumulate(totals + k, value);
                                 }
                             if (layer is null) Copy(pairRow, input, finished.In);
                             else
@@ -247,8 +248,8 @@ internal static unsafe class KernelNetworkPasses
                                 var xk = Vector256.Load(x + k);
                                 var gy = Vector256.Load(gradient + k) * Derivative(activation, Vector256.FusedMultiplyAdd(xk, Vector256.Load(gamma + k), Vector256.Load(beta + k)), Vector256.Load(sigmoid + k));
                                 gy.Store(gradient + k);
-                                Accumulate(totals + weightSums + k, gy);
-                                Accumulate(totals + weightSums + layer.OutPadded + k, gy * xk);
+                                RowBands.Accumulate(totals + weightSums + k, gy);
+                                RowBands.Accumulate(totals + weightSums + layer.OutPadded + k, gy * xk);
                             }
                         StoreRow(targetData + row * layer.Out, gradient, layer.Out);
                     }
@@ -364,7 +365,7 @@ internal static unsafe class KernelNetworkPasses
     {
         for (int i = 0; i < count; i += V.Count)
         {
-            Accumulate(totals + i, Vector256.Load(tile + i));
+            RowBands.Accumulate(totals + i, Vector256.Load(tile + i));
             V.Zero.Store(tile + i);
         }
     }
@@ -536,9 +537,9 @@ internal static unsafe class KernelNetworkPasses
         ? sigmoid * Vector256.FusedMultiplyAdd(y, V.One - sigmoid, V.One)
         : Vector256.ConditionalSelect(Vector256.GreaterThan(y, V.Zero), V.One, V.Zero);
 
-    private static MaskedBatchNorm.RowMoments Moments(double[] sums, LayerValues layer, long rows, Tensor? rowWeights)
+    /// <summary>A layer's weighted moments from its sums Σw·z and Σw·z² and the rows' total weight.</summary>
+    private static MaskedBatchNorm.RowMoments Moments(double[] sums, LayerValues layer, double count)
     {
-        double count = rowWeights is null ? rows : TotalWeight(rowWeights);
         var (mean, spread) = (new double[layer.Out], new double[layer.Out]);
         for (int k = 0; k < layer.Out; k++)
         {
@@ -548,28 +549,6 @@ internal static unsafe class KernelNetworkPasses
         return new MaskedBatchNorm.RowMoments(count, mean, spread);
     }
 
-    /// <summary>
-    /// Runs <paramref name="band"/>(first row, rows, sums) over bands of rows, one per libtorch thread, and returns the
-    /// <paramref name="sumCount"/> double sums added across bands (the band's sums: null when none).
-    /// </summary>
-    private static double[] RunBands(long rows, int sumCount, BandAction band)
-    {
-        int bands = (int)Math.Clamp(rows / 1024, 1, Math.Max(1, get_num_threads()));
-        var partials = new double[bands][];
-        Parallel.For(0, bands, b =>
-        {
-            long first = rows * b / bands, last = rows * (b + 1) / bands;
-            partials[b] = new double[sumCount];
-            fixed (double* sums = partials[b]) band(first, last - first, sumCount == 0 ? null : sums);
-        });
-        var total = new double[sumCount];
-        foreach (var partial in partials)
-            for (int i = 0; i < sumCount; i++) total[i] += partial[i];
-        return total;
-    }
-
-    private delegate void BandAction(long first, long count, double* sums);
-
     private static int Round(int width) => (width + V.Count - 1) / V.Count * V.Count;
 
     private static float[] Padded(Tensor values, int width)
@@ -577,14 +556,6 @@ internal static unsafe class KernelNetworkPasses
         var padded = new float[width];
         HostReads.Values<float>(values.detach().to(ScalarType.Float32).reshape(-1), "a kernel network's per-channel values").CopyTo(padded, 0);
         return padded;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(double* sums, V values)
-    {
-        var (lower, upper) = Vector256.Widen(values);
-        (Vector256.Load(sums) + lower).Store(sums);
-        (Vector256.Load(sums + Vector256<double>.Count) + upper).Store(sums + Vector256<double>.Count);
     }
 
     private static void Copy(float* from, float* to, int count)

@@ -45,7 +45,8 @@ internal static unsafe class NormActivationPasses
         }
         var output = empty_like(z);
         var channel = ChannelValues(z, mean, inverseDeviation, gamma, beta);
-        RunBands(z.shape[0], (int)z.shape[1], 0, (rows, first, channels, _) =>
+        int channels = (int)z.shape[1];
+        RunBands(z.shape[0], 0, (first, rows, _) =>
         {
             float* zp = Data(z) + first * channels, op = Data(output) + first * channels;
             fixed (float* c = channel)
@@ -66,7 +67,8 @@ internal static unsafe class NormActivationPasses
         if (!TakesLoop(normalised)) return ActivateInPlace(activation, addcmul(beta, normalised, gamma, 1));
         var output = empty_like(normalised);
         var channel = ChannelValues(normalised, gamma, beta);
-        RunBands(normalised.shape[0], (int)normalised.shape[1], 0, (rows, first, channels, _) =>
+        int channels = (int)normalised.shape[1];
+        RunBands(normalised.shape[0], 0, (first, rows, _) =>
         {
             float* xp = Data(normalised) + first * channels, op = Data(output) + first * channels;
             fixed (float* c = channel)
@@ -94,11 +96,10 @@ internal static unsafe class NormActivationPasses
         }
         var output = mayOverwrite ? g : empty_like(g);
         var channel = ChannelValues(normalised, gamma, beta);
-        var sums = RunBands(normalised.shape[0], (int)normalised.shape[1], 2, (rows, first, channels, partial) =>
+        int channels = (int)normalised.shape[1], padded = Padded(channels);
+        var sums = RunBands(normalised.shape[0], 2 * padded, (first, rows, bandSums) =>
         {
             float* xp = Data(normalised) + first * channels, gp = Data(g) + first * channels, op = Data(output) + first * channels;
-            int padded = Padded(channels);
-            var bandSums = stackalloc double[2 * padded];
             fixed (float* c = channel)
                 for (long r = 0; r < rows; r++, xp += channels, gp += channels, op += channels)
                     for (int k = 0; k < channels; k += Vector256<float>.Count)
@@ -106,10 +107,9 @@ internal static unsafe class NormActivationPasses
                         var x = Load(xp, k, channels);
                         var gy = Load(gp, k, channels) * Derivative(activation, x * Load(c, k, channels) + Load(c + channels, k, channels));
                         Store(op, k, channels, gy);
-                        Accumulate(bandSums + k, gy);
-                        Accumulate(bandSums + padded + k, gy * x);
+                        RowBands.Accumulate(bandSums + k, gy);
+                        RowBands.Accumulate(bandSums + padded + k, gy * x);
                     }
-            Unpad(bandSums, partial, channels, 2);
         });
         return (output, Column(sums, 0, g), Column(sums, 1, g));
     }
@@ -134,11 +134,11 @@ internal static unsafe class NormActivationPasses
         }
         bool centred = meanTerm is not null;
         var channel = centred ? ChannelValues(gradY, scale, meanTerm!, spreadTerm!) : ChannelValues(gradY, scale);
-        var sums = RunBands(gradY.shape[0], (int)gradY.shape[1], 1, (rows, first, channels, partial) =>
+        int channels = (int)gradY.shape[1];
+        var sums = RunBands(gradY.shape[0], Padded(channels), (first, rows, bandSums) =>
         {
             float* gp = Data(gradY) + first * channels, xp = Data(normalised) + first * channels;
             float* wp = rowWeights is null ? null : Data(rowWeights) + first;
-            var bandSums = stackalloc double[Padded(channels)];
             fixed (float* c = channel)
                 for (long r = 0; r < rows; r++, gp += channels, xp += channels)
                 {
@@ -149,10 +149,9 @@ internal static unsafe class NormActivationPasses
                         if (centred)
                             gz -= w * (Load(c + channels, k, channels) + Load(xp, k, channels) * Load(c + 2 * channels, k, channels));
                         Store(gp, k, channels, gz);
-                        Accumulate(bandSums + k, gz);
+                        RowBands.Accumulate(bandSums + k, gz);
                     }
                 }
-            Unpad(bandSums, partial, channels, 1);
         });
         return (gradY, Column(sums, 0, gradY));
     }
@@ -173,52 +172,22 @@ internal static unsafe class NormActivationPasses
     private static bool IsLoopGround(Tensor t) =>
         t.dtype == ScalarType.Float32 && HostReads.AreFree(t) && t.is_contiguous() && !(is_grad_enabled() && t.requires_grad);
 
-    /// <summary>
-    /// Runs <paramref name="band"/>(rows, first row, channels, partial sums) over bands of rows, one per libtorch
-    /// thread, and returns the sums of <paramref name="sumsPerChannel"/> columns of C each, added across bands.
-    /// </summary>
-    private static double[] RunBands(long rows, int channels, int sumsPerChannel, Action<long, long, int, double[]> band)
+    /// <summary>One pass over bands of rows (<see cref="RowBands"/>), counted; returns its sums, C padded to whole vectors each.</summary>
+    private static double[] RunBands(long rows, int sumCount, RowBands.Band band)
     {
-        int bands = (int)Math.Clamp(rows / 4096, 1, Math.Max(1, get_num_threads()));
-        var partials = new double[bands][];
-        Parallel.For(0, bands, b =>
-        {
-            long first = rows * b / bands, last = rows * (b + 1) / bands;
-            partials[b] = new double[sumsPerChannel * channels];
-            band(last - first, first, channels, partials[b]);
-        });
+        var sums = RowBands.Run(rows, sumCount, band);
         Interlocked.Increment(ref loops);
-        var total = new double[sumsPerChannel * channels];
-        foreach (var partial in partials)
-            for (int i = 0; i < total.Length; i++) total[i] += partial[i];
-        return total;
+        return sums;
     }
 
     /// <summary>Whole vectors' worth of channels: the width of the loops' double sums.</summary>
     private static int Padded(int channels) => (channels + Vector256<float>.Count - 1) / Vector256<float>.Count * Vector256<float>.Count;
 
-    /// <summary>Adds 8 floats to 8 double sums: float sums over a band's rows would lose the small differences batch norm's gradient is made of.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(double* sums, Vector256<float> values)
-    {
-        var (lower, upper) = Vector256.Widen(values);
-        (Vector256.Load(sums) + lower).Store(sums);
-        (Vector256.Load(sums + Vector256<double>.Count) + upper).Store(sums + Vector256<double>.Count);
-    }
-
-    /// <summary>Copies <paramref name="count"/> padded columns of sums into the band's C-wide ones.</summary>
-    private static void Unpad(double* sums, double[] partial, int channels, int count)
-    {
-        int padded = Padded(channels);
-        for (int i = 0; i < count; i++)
-            for (int k = 0; k < channels; k++) partial[i * channels + k] = sums[i * padded + k];
-    }
-
-    /// <summary>Column <paramref name="index"/> (C values) of the sums, as a tensor like <paramref name="like"/>.</summary>
+    /// <summary>Column <paramref name="index"/> (C values, padded apart) of the sums, as a tensor like <paramref name="like"/>.</summary>
     private static Tensor Column(double[] sums, int index, Tensor like)
     {
         int channels = (int)like.shape[1];
-        return tensor(sums.Skip(index * channels).Take(channels).Select(v => (float)v).ToArray(), dtype: ScalarType.Float32, device: like.device);
+        return tensor(sums.Skip(index * Padded(channels)).Take(channels).Select(v => (float)v).ToArray(), dtype: ScalarType.Float32, device: like.device);
     }
 
     /// <summary>The per-channel values the loops read, one row of C after another.</summary>
@@ -261,7 +230,7 @@ internal static unsafe class NormActivationPasses
 
     /// <summary>Swish y·s(y) or ReLU.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Activate(Activation activation, Vector256<float> y) => activation switch
+    private static Vector256<float> Activate(Activation activation, Vector256<float> y) => activation switch
     {
         Activation.Swish => y / (Vector256<float>.One + Vector256.Exp(-y)),
         _ => Vector256.Max(y, Vector256<float>.Zero),
@@ -269,7 +238,7 @@ internal static unsafe class NormActivationPasses
 
     /// <summary>act′(y): s·(1 + y·(1 − s)) for Swish, the step for ReLU (0 at 0, as libtorch's).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Derivative(Activation activation, Vector256<float> y)
+    private static Vector256<float> Derivative(Activation activation, Vector256<float> y)
     {
         if (activation != Activation.Swish)
             return Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), Vector256<float>.One, Vector256<float>.Zero);

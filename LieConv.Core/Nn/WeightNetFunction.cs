@@ -130,10 +130,10 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         {
             for (int l = 0; l < layers; l++)
                 (normalised[l], inverseDeviations[l], varying[l]) = (l == 0 ? null! : saved[2 + 4 * l], saved[2 + 4 * l + 2], saved[2 + 4 * l + 3]);
-            // The gradient of a sum comes expanded: the passes read rows, so it is laid out as rows first (N × 16, small).
             if (KernelNetworkPasses.Take(pairs, rowWeights, parameters, [.. normalised]))
             {
                 var means = Enumerable.Range(0, layers).Select(l => saved[2 + 4 * l + 1]).ToList();
+                // The gradient of a sum comes expanded: the passes read rows, so it is laid out as rows first (N × 16, small).
                 var incoming = gradOutput.contiguous();
                 var (parameterGradients, passesPairsGradient) = KernelNetworkPasses.Backward(incoming, pairs, rowWeights, parameters, normalised,
                     means, inverseDeviations, varying, settings.Activation, settings.BatchStatistics, settings.PairsNeedGradient);

@@ -1,0 +1,41 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using static TorchSharp.torch;
+
+namespace LieConv.Nn;
+
+/// <summary>
+/// Bands of rows for the C# passes over CPU tensors (<see cref="KernelNetworkPasses"/>, <see cref="NormActivationPasses"/>):
+/// one band per libtorch thread, each adding its per-channel sums in double into its own array.
+/// </summary>
+internal static unsafe class RowBands
+{
+    /// <summary>One band's work: rows [first, first + count), adding into <c>sums</c> (null when none are asked for).</summary>
+    public delegate void Band(long first, long count, double* sums);
+
+    /// <summary>Runs <paramref name="band"/> over bands of <paramref name="rows"/> and returns its <paramref name="sumCount"/> sums added across bands.</summary>
+    public static double[] Run(long rows, int sumCount, Band band)
+    {
+        int bands = (int)Math.Clamp(rows / 1024, 1, Math.Max(1, get_num_threads()));
+        var partials = new double[bands][];
+        Parallel.For(0, bands, b =>
+        {
+            long first = rows * b / bands, last = rows * (b + 1) / bands;
+            partials[b] = new double[sumCount];
+            fixed (double* sums = partials[b]) band(first, last - first, sumCount == 0 ? null : sums);
+        });
+        var total = new double[sumCount];
+        foreach (var partial in partials)
+            for (int i = 0; i < sumCount; i++) total[i] += partial[i];
+        return total;
+    }
+
+    /// <summary>Adds 8 floats to 8 double sums: float sums over a band's rows would lose the small differences batch norm's gradient is made of.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(double* sums, Vector256<float> values)
+    {
+        var (lower, upper) = Vector256.Widen(values);
+        (Vector256.Load(sums) + lower).Store(sums);
+        (Vector256.Load(sums + Vector256<double>.Count) + upper).Store(sums + Vector256<double>.Count);
+    }
+}
