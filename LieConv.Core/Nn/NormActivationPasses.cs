@@ -46,7 +46,7 @@ internal static unsafe class NormActivationPasses
         var output = empty_like(z);
         var channel = ChannelValues(z, mean, inverseDeviation, gamma, beta);
         int channels = (int)z.shape[1];
-        RunBands(z.shape[0], 0, (first, rows, _) =>
+        RunBands(z.shape[0], 0, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows, _) =>
         {
             float* zp = Data(z) + first * channels, op = Data(output) + first * channels;
             fixed (float* c = channel)
@@ -68,7 +68,7 @@ internal static unsafe class NormActivationPasses
         var output = empty_like(normalised);
         var channel = ChannelValues(normalised, gamma, beta);
         int channels = (int)normalised.shape[1];
-        RunBands(normalised.shape[0], 0, (first, rows, _) =>
+        RunBands(normalised.shape[0], 0, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows, _) =>
         {
             float* xp = Data(normalised) + first * channels, op = Data(output) + first * channels;
             fixed (float* c = channel)
@@ -97,7 +97,7 @@ internal static unsafe class NormActivationPasses
         var output = mayOverwrite ? g : empty_like(g);
         var channel = ChannelValues(normalised, gamma, beta);
         int channels = (int)normalised.shape[1], padded = Padded(channels);
-        var sums = RunBands(normalised.shape[0], 2 * padded, (first, rows, bandSums) =>
+        var sums = RunBands(normalised.shape[0], 2 * padded, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows, bandSums) =>
         {
             float* xp = Data(normalised) + first * channels, gp = Data(g) + first * channels, op = Data(output) + first * channels;
             fixed (float* c = channel)
@@ -135,7 +135,7 @@ internal static unsafe class NormActivationPasses
         bool centred = meanTerm is not null;
         var channel = centred ? ChannelValues(gradY, scale, meanTerm!, spreadTerm!) : ChannelValues(gradY, scale);
         int channels = (int)gradY.shape[1];
-        var sums = RunBands(gradY.shape[0], Padded(channels), (first, rows, bandSums) =>
+        var sums = RunBands(gradY.shape[0], Padded(channels), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (first, rows, bandSums) =>
         {
             float* gp = Data(gradY) + first * channels, xp = Data(normalised) + first * channels;
             float* wp = rowWeights is null ? null : Data(rowWeights) + first;
