@@ -142,7 +142,8 @@ public static class Neighbourhoods
     /// points are the same, up to rounding (lifts of one grid: SE(2)'s V(θ)·b is the grid point rounded differently
     /// for each rotation), and the queries are known points of each cloud (<paramref name="queryIndices"/>), the bound
     /// between every pair of points is computed and compacted into each point's candidates once, and each cloud reads
-    /// its queries' lists: no (B, m, n) flags are formed (RotMNIST SE(2): neighbour selection 360–540 → 130–175 ms a step, with blocks sized by the candidates).
+    /// its queries' lists: no (B, m, n) flags are formed, and blocks are sized by the candidates (RotMNIST SE(2):
+    /// neighbour selection 360–540 → 130–175 ms a step).
     /// </summary>
     private static Neighbourhood? BallsByLowerBound(LieGroup group, LiftedCloud cloud, LiftedCloud queries, long k, Tensor radius, RandomSource random,
         Tensor? queryIndices)
