@@ -116,15 +116,16 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
         Assert.That(subsampling.forward(middle).Distances, Is.Null, "new points, no distances");
     }
 
-    [TestCase("SE2(.05)", 2, 0.8f)]
-    [TestCase("SE2(.2)", 1, 1.6f)]
-    public void LiftsOfOneGrid_WithSubsampledQueries_BoundEachPairOnce_AndChooseAsEachCloudAlone(string spec, int liftSamples, float ballRadius)
+    [TestCase("SE2(.05)", 2, 0.8f, 40)]
+    [TestCase("SE2(.2)", 1, 1.6f, 40)]
+    [TestCase("SE2(.05)", 1, 1.2f, 1500)]   // several blocks of queries in both routes, sized differently
+    public void LiftsOfOneGrid_WithSubsampledQueries_BoundEachPairOnce_AndChooseAsEachCloudAlone(string spec, int liftSamples, float ballRadius, int points)
     {
         // RotMNIST's SE(2) layers: every cloud is the same grid lifted with its own rotations, and each keeps its own
         // subset of queries. The pairs are bounded once for the batch; balls and draws must be each cloud's own.
         var group = LieGroup.Parse(spec);
         manual_seed(98);
-        var grid = RandomClouds(1, 40, 2, 1, scale: 2);
+        var grid = RandomClouds(1, points, 2, 1, scale: 2);
         var coordinates = grid.Coordinates.expand(3, -1, -1).contiguous();
         var cloud = LiftedCloud.Lift(group, coordinates, grid.Values.expand(3, -1, -1), grid.Mask.expand(3, -1), liftSamples, RandomSource.Counter(6));
         Assert.That(cloud.SharesGeometry, Is.False, "each cloud has its own rotations");
