@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace LieConv.Nn;
 
 /// <summary>
-/// Bands of rows for the C# passes over CPU tensors (<see cref="KernelNetworkPasses"/>, <see cref="NormActivationPasses"/>):
+/// Bands of rows for the C# passes over CPU tensors (<see cref="KernelNetworkPasses"/>):
 /// one band per libtorch thread, each adding its per-channel sums in double into its own array.
 /// </summary>
 internal static unsafe class RowBands

@@ -23,7 +23,7 @@ namespace LieConv.Nn;
 /// (evaluation) ∂z = γ/σ·∂y. The dense layers' gradients are the usual ones, with each layer's input formed again
 /// from the x̂ below it. On the CPU in float32, networks of 2¹⁷ pairs and more run forward and backward as
 /// <see cref="KernelNetworkPasses"/>: a pass over the rows a layer, each row through the dense layer in registers;
-/// others as libtorch's operations, with the elementwise steps around each batch norm as <see cref="NormActivationPasses"/>.</para>
+/// others as libtorch's operations, each elementwise step written over a tensor of its own where it can.</para>
 /// <para>Where the gradient is itself differentiated (gradients of gradients with the graph kept), the backward pass
 /// forms every layer again from the operation's inputs with plain operations, the statistics included, and writes
 /// the same formulas with them, so that second derivatives are exact. The Hamiltonian networks' marked route
@@ -76,8 +76,9 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             var (weight, bias, gamma, beta) = Parameters(vars, l);
             var z = addmm(bias, a, weight.t(), 1, 1);
             var (mean, inverseDeviation, varying) = layers[l].Norm.Statistics(z, rowWeights);
-            var activation = NormActivationPasses.NormaliseAndActivate(z, mean, inverseDeviation, gamma, beta, settings.Activation);
+            z.sub_(mean).mul_(inverseDeviation);
             var normalised = z;                                                                     // x̂, in place of z
+            var activation = Activate(settings.Activation, addcmul(beta, normalised, gamma, 1), inPlace: true);
             if (l > 0) a.Dispose();   // the previous layer's activation, which nothing keeps
             a = activation;
             // The first layer's x̂ is formed again from the pairs (a few numbers each) rather than kept.
@@ -144,8 +145,8 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
         }
 
         var gradients = new Tensor[4 * layers];
-        // Sums over rows as products (far faster than sum(0) on (N, 32)), in the graph; the passes sum as they go.
-        var rows = graph ? ones(1, pairs.shape[0], pairs.dtype, pairs.device) : null!;
+        // Sums over rows as products: far faster than sum(0) on (N, 32).
+        var rows = ones(1, pairs.shape[0], pairs.dtype, pairs.device);
         Tensor g = gradOutput;
         Tensor? pairsGrad = null;
         for (int l = layers - 1; l >= 0; l--)
@@ -175,18 +176,22 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             }
             else
             {
-                // Without a graph to build, each step is one pass over the layer's rows, written over the tensor it
-                // reads where that tensor is the pass's own, so that the backward pass holds two or three at a time.
-                bool gIsOurs = !ReferenceEquals(g, gradOutput);
-                (var gy, betaGrad, gammaGrad) = NormActivationPasses.ActivationGradient(x, g, gamma, beta, settings.Activation, mayOverwrite: gIsOurs);
-                if (gIsOurs && !ReferenceEquals(gy, g)) g.Dispose();
-                var (meanTerm, spreadTerm) = settings.BatchStatistics
-                    ? CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0])
-                    : (null, null);
-                (gz, biasGrad) = NormActivationPasses.NormGradient(gy, x, scale, meanTerm, spreadTerm, settings.BatchStatistics ? rowWeights : null);
+                // Without a graph to build, each step writes over a tensor of its own (∂y over y, ∂z over ∂y), so that
+                // the backward pass holds two or three of the layer's size at a time.
+                var gy = GradientThroughActivation(settings.Activation, PreActivation(parameters, x, l), g);
+                if (!ReferenceEquals(g, gradOutput)) g.Dispose();   // the layer above's ∂a, ours and read
+                using (var product = gy * x) (betaGrad, gammaGrad) = (rows.mm(gy).squeeze(0), rows.mm(product).squeeze(0));
+                gz = gy.mul_(scale);
+                if (settings.BatchStatistics)
+                {
+                    var (meanTerm, spreadTerm) = CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0]);
+                    using var centre = addcmul(meanTerm, x, spreadTerm, 1);
+                    gz.sub_(rowWeights is null ? centre : centre.mul_(rowWeights.unsqueeze(1)));
+                }
+                biasGrad = rows.mm(gz).squeeze(0);
                 // The layer's input: the activation below, formed again (its pre-activation is formed once more for
                 // that layer's own step rather than kept alongside).
-                input = l > 0 ? NormActivationPasses.Activate(normalised[l - 1], parameters[4 * (l - 1) + 2], parameters[4 * (l - 1) + 3], settings.Activation) : pairs;
+                input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1), inPlace: true) : pairs;
             }
             (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), biasGrad);
             (gradients[4 * l + 2], gradients[4 * l + 3]) = (gammaGrad, betaGrad);
@@ -208,12 +213,21 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
     private static (Tensor Weight, Tensor Bias, Tensor Gamma, Tensor Beta) Parameters(object[] vars, int layer) =>
         ((Tensor)vars[2 + 4 * layer], (Tensor)vars[3 + 4 * layer], (Tensor)vars[4 + 4 * layer], (Tensor)vars[5 + 4 * layer]);
 
-    private static Tensor Activate(Activation activation, Tensor y) => activation switch
+    /// <summary>act(y); written over <paramref name="y"/> where <paramref name="inPlace"/> (no graph reads y).</summary>
+    private static Tensor Activate(Activation activation, Tensor y, bool inPlace = false) => activation switch
     {
-        Activation.Swish => nn.functional.silu(y),
-        Activation.ReLU => nn.functional.relu(y),
+        Activation.Swish => nn.functional.silu(y, inplace: inPlace),
+        Activation.ReLU => nn.functional.relu(y, inplace: inPlace),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
+
+    /// <summary>g·act′(y) written over <paramref name="y"/>.</summary>
+    private static Tensor GradientThroughActivation(Activation activation, Tensor y, Tensor g)
+    {
+        if (activation == Activation.ReLU) return y.gt_(0).mul_(g);
+        using var s = y.sigmoid();
+        return y.addcmul_(y, s, -1).add_(1).mul_(s).mul_(g);   // s·(1 + y·(1 − s))·g
+    }
 
     /// <summary>act′(y): s·(1 + y·(1 − s)) for Swish (s the sigmoid of y), the step for ReLU.</summary>
     private static Tensor Derivative(Activation activation, Tensor y)

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace LieConv.Runtime;
 
-/// <summary>The memory of CPU tensors, for the few loops written in C# (<c>IndexedRowSum</c>, <c>NormActivationPasses</c>).</summary>
+/// <summary>The memory of CPU tensors, for the few loops written in C# (<c>IndexedRowSum</c>, <c>KernelNetworkPasses</c>).</summary>
 internal static class TensorData
 {
     /// <summary>

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace LieConv.Tests.Nn;
 
 /// <summary>
-/// A batch-normalised kernel network's float32 route on the CPU (the loops under test) against the same network in
+/// A batch-normalised kernel network's float32 route on the CPU (the passes under test) against the same network in
 /// float64 and in float32 through libtorch's operations: output, every gradient (the pairs' included) and the running
 /// statistics, each within a few times libtorch's own float32 error of float64.
 /// </summary>
