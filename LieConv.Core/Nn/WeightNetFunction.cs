@@ -157,42 +157,27 @@ internal sealed class WeightNetFunction : SingleTensorFunction<WeightNetFunction
             using var layerScope = NewDisposeScope();
             var (weight, gamma, beta, x) = (parameters[4 * l], parameters[4 * l + 2], parameters[4 * l + 3], normalised[l]);
             var scale = gamma * inverseDeviations[l];
-            Tensor gz, biasGrad, gammaGrad, betaGrad, input;
-            if (graph)
+            // Without a graph to build, each step writes over a tensor of its own (∂y over y, ∂z over ∂y), so that the
+            // backward pass holds two or three of the layer's size at a time; with one, every step is out of place.
+            var y = PreActivation(parameters, x, l);
+            var gy = graph ? g * Derivative(settings.Activation, y) : GradientThroughActivation(settings.Activation, y, g);  // ∂y
+            if (!graph && !ReferenceEquals(g, gradOutput)) g.Dispose();   // the layer above's ∂a, ours and read
+            var betaGrad = rows.mm(gy).squeeze(0);
+            Tensor gammaGrad;
+            using (var product = gy * x) gammaGrad = rows.mm(product).squeeze(0);
+            var gz = graph ? gy * scale : gy.mul_(scale);
+            if (settings.BatchStatistics)
             {
-                var gy = g * Derivative(settings.Activation, PreActivation(parameters, x, l));                        // ∂y
-                betaGrad = rows.mm(gy).squeeze(0);
-                gammaGrad = rows.mm(gy * x).squeeze(0);
-                gz = gy * scale;
-                if (settings.BatchStatistics)
-                {
-                    // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ (w = 1, W = N without row weights), the x̂ term only where σ is not clamped.
-                    var (meanTerm, spreadTerm) = CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0]);
-                    var centre = addcmul(meanTerm, x, spreadTerm, 1);
-                    gz = gz - (rowWeights is null ? centre : centre * rowWeights.unsqueeze(1));
-                }
-                biasGrad = rows.mm(gz).squeeze(0);
-                input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1)) : pairs;
+                // − w/W·(Σ ∂y + x̂·Σ ∂y·x̂)·γ/σ (w = 1, W = N without row weights), the x̂ term only where σ is not clamped.
+                var (meanTerm, spreadTerm) = CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0]);
+                using var centre = addcmul(meanTerm, x, spreadTerm, 1);
+                var weighted = rowWeights is null ? centre : graph ? centre * rowWeights.unsqueeze(1) : centre.mul_(rowWeights.unsqueeze(1));
+                gz = graph ? gz - weighted : gz.sub_(weighted);
             }
-            else
-            {
-                // Without a graph to build, each step writes over a tensor of its own (∂y over y, ∂z over ∂y), so that
-                // the backward pass holds two or three of the layer's size at a time.
-                var gy = GradientThroughActivation(settings.Activation, PreActivation(parameters, x, l), g);
-                if (!ReferenceEquals(g, gradOutput)) g.Dispose();   // the layer above's ∂a, ours and read
-                using (var product = gy * x) (betaGrad, gammaGrad) = (rows.mm(gy).squeeze(0), rows.mm(product).squeeze(0));
-                gz = gy.mul_(scale);
-                if (settings.BatchStatistics)
-                {
-                    var (meanTerm, spreadTerm) = CentringTerms(scale, betaGrad, gammaGrad, varying[l], rowWeights, x.shape[0]);
-                    using var centre = addcmul(meanTerm, x, spreadTerm, 1);
-                    gz.sub_(rowWeights is null ? centre : centre.mul_(rowWeights.unsqueeze(1)));
-                }
-                biasGrad = rows.mm(gz).squeeze(0);
-                // The layer's input: the activation below, formed again (its pre-activation is formed once more for
-                // that layer's own step rather than kept alongside).
-                input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1), inPlace: true) : pairs;
-            }
+            var biasGrad = rows.mm(gz).squeeze(0);
+            // The layer's input: the activation below, formed again (its pre-activation is formed once more for that
+            // layer's own step rather than kept alongside).
+            var input = l > 0 ? Activate(settings.Activation, PreActivation(parameters, normalised[l - 1], l - 1), inPlace: !graph) : pairs;
             (gradients[4 * l], gradients[4 * l + 1]) = (gz.t().mm(input), biasGrad);
             (gradients[4 * l + 2], gradients[4 * l + 3]) = (gammaGrad, betaGrad);
             if (!graph && l > 0) input.Dispose();

@@ -80,14 +80,14 @@ internal static class KernelNetworkRoutes
 
         (Tensor Output, Tensor[] Gradients)? underTest = null;
         checkRoute(() => underTest = Run(net, ScalarType.Float32));
-        var loops = underTest ?? throw new AssertionException("the route check did not run the float32 network");
+        var route = underTest ?? throw new AssertionException("the route check did not run the float32 network");
         var expected = Run(exact, ScalarType.Float64);
         (Tensor Output, Tensor[] Gradients) operations;
         using (HostReads.ActAsAccelerator()) operations = Run(plain, ScalarType.Float32);
 
         // As close to the float64 network as libtorch's own float32 operations are (their error sets the scale: the
         // gradients of the dense layers before batch norm are sums over thousands of rows that cancel).
-        AssertAsClose(expected.Output, loops.Output, operations.Output, "output");
+        AssertAsClose(expected.Output, route.Output, operations.Output, "output");
         // In training, a dense layer's bias gradient is zero (batch norm takes the mean out): its float32 value is the
         // rounding of terms the size of the layer's weight gradient, which is the scale it is measured against.
         var names = new[] { "pairs" }.Concat(net.named_parameters().Select(p => p.name)).ToArray();
@@ -97,7 +97,7 @@ internal static class KernelNetworkRoutes
             {
                 bool zero = training && names[i].StartsWith("linears") && names[i].EndsWith("bias");
                 var scale = expected.Gradients[zero ? Array.IndexOf(names, names[i].Replace("bias", "weight")) : i];
-                AssertAsClose(expected.Gradients[i], loops.Gradients[i], operations.Gradients[i], $"gradient of {names[i]}", scale);
+                AssertAsClose(expected.Gradients[i], route.Gradients[i], operations.Gradients[i], $"gradient of {names[i]}", scale);
             }
         });
         foreach (var (name, buffer) in exact.named_buffers())
@@ -105,11 +105,11 @@ internal static class KernelNetworkRoutes
     }
 
     /// <summary>The route's float32 result is within a few times libtorch's float32 error of the float64 one.</summary>
-    private static void AssertAsClose(Tensor exact, Tensor loops, Tensor operations, string what, Tensor? scaleOf = null)
+    private static void AssertAsClose(Tensor exact, Tensor route, Tensor operations, string what, Tensor? scaleOf = null)
     {
         var e = exact.detach().to(ScalarType.Float64);
         double LargestDifference(Tensor t) => (t.detach().to(ScalarType.Float64) - e).abs().max().item<double>();
-        double scale = (scaleOf ?? e).detach().abs().max().item<double>(), ours = LargestDifference(loops), theirs = LargestDifference(operations);
+        double scale = (scaleOf ?? e).detach().abs().max().item<double>(), ours = LargestDifference(route), theirs = LargestDifference(operations);
         Assert.That(ours, Is.LessThanOrEqualTo(8 * theirs + 1e-6 * scale),
             $"{what}: largest difference {ours:G3} from float64 (libtorch's float32 operations: {theirs:G3}; largest value {scale:G3})");
     }
