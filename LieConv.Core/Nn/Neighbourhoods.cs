@@ -238,15 +238,12 @@ public static class Neighbourhoods
                 }
                 else candidates.Add(arange(n, dtype: ScalarType.Int64, device: distance.device).expand(1, rows, n).MoveToOuterDisposeScope());
             }
-            // A uniform random subset of the ball: in-ball points score 1 + U(0, 1), others U(0, 1). Shared candidates
-            // draw at their own columns, so a counter source chooses as it would for each cloud on its own.
-            var score = (shared
-                ? random.UniformAt(batch, candidates[^1], start, distance.dtype)
-                : random.Uniform(new[] { batch, rows, n }, distance.dtype, distance.device, new[] { 0L, start, 0L })).add_(inside);
-            // Unsorted, as the original: a neighbourhood is a set, and sorting each row's top k was a tenth of the draw.
-            (score, var chosen) = score.topk((int)k, dim: -1, sorted: false);
+            // A uniform random subset of the ball. Shared candidates draw at their own columns, so a counter source
+            // chooses as it would for each cloud on its own.
+            var (chosen, chosenValid) = random.ChooseSubsets(batch,
+                shared ? candidates[^1] : arange(n, dtype: ScalarType.Int64, device: distance.device).expand(1, rows, n), inside, start, k, distance.dtype);
             (shared ? choice : candidates).Add(chosen.MoveToOuterDisposeScope());
-            valid.Add((score >= 1).MoveToOuterDisposeScope());   // U(0, 1) can be 0, and 1 + U can round to 1
+            valid.Add(chosenValid.MoveToOuterDisposeScope());
         }
         return new Neighbourhood(
             PadAndConcatenate(candidates),
@@ -308,9 +305,8 @@ public static class Neighbourhoods
         var distance = group.CoordinatePairDistance(coordinates.Queries.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
             LiftedCloud.Gather(coordinates.Points, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));         // (B, rows, c)
         var inside = (distance < radius).logical_and_(used);
-        var score = random.UniformAt(batch, candidate, start, distance.dtype).add_(inside);
-        var (best, chosen) = score.topk((int)k, dim: -1, sorted: false);
-        return (candidate.expand(batch, rows, c).gather(-1, chosen), best >= 1, inside.sum(-1));
+        var (chosen, chosenValid) = random.ChooseSubsets(batch, candidate, inside, start, k, distance.dtype);
+        return (candidate.expand(batch, rows, c).gather(-1, chosen), chosenValid, inside.sum(-1));
     }
 
     /// <summary>Whether clouds that share their bound's coordinates bound each pair of points once (off: per cloud; tests compare).</summary>

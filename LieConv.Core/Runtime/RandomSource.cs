@@ -29,6 +29,44 @@ public abstract class RandomSource
     public virtual Tensor UniformAt(long batch, Tensor columns, long rowOffset, ScalarType dtype) =>
         Uniform(new[] { batch, columns.shape[1], columns.shape[2] }, dtype, columns.device, new[] { 0L, rowOffset, 0L });
 
+    /// <summary>
+    /// For each of <paramref name="batch"/> clouds and each row, a uniform random subset of up to <paramref name="k"/>
+    /// of the row's flagged slots (a ball's points among a query's candidates): all of them when there are fewer.
+    /// </summary>
+    /// <param name="batch">How many clouds choose (B).</param>
+    /// <param name="columns">(1 or B, rows, c) the point each slot stands for, as in <see cref="UniformAt"/>.</param>
+    /// <param name="flags">(1 or B, rows, c) which slots may be chosen; c ≥ <paramref name="k"/>.</param>
+    /// <param name="rowOffset">Where the rows start in the whole request (<see cref="UniformAt"/>).</param>
+    /// <param name="k">How many slots each row takes.</param>
+    /// <param name="dtype">Floating type of any draws that rank the slots.</param>
+    /// <returns>
+    /// (B, rows, k) the chosen slots, in no particular order, and whether each is a flagged one; a row with fewer than
+    /// k flagged slots fills the rest with unflagged slots (marked false).
+    /// </returns>
+    /// <remarks>
+    /// Sources rank the slots, as the original does: flagged slots score 1 + U(0, 1), the others U(0, 1), and the top k
+    /// are taken — a counter source at each slot's own (row, column) draw, so that any subset of the columns holding
+    /// the flagged ones chooses the same points. A generator source on the CPU draws each subset directly instead (the
+    /// same distribution, for a fraction of the work).
+    /// </remarks>
+    /// <exception cref="ArgumentException">The flags are not (1 or B, rows, c) with c ≥ k, or the columns not of their shape.</exception>
+    public (Tensor Slots, Tensor Flagged) ChooseSubsets(long batch, Tensor columns, Tensor flags, long rowOffset, long k, ScalarType dtype)
+    {
+        if (flags.dim() != 3 || (flags.shape[0] != 1 && flags.shape[0] != batch) || flags.shape[2] < k || k < 0)
+            throw new ArgumentException($"Flags must be (1 or {batch}, rows, c) with c ≥ k = {k}; got ({string.Join(", ", flags.shape)}).", nameof(flags));
+        if (columns.dim() != 3 || columns.shape[1] != flags.shape[1] || columns.shape[2] != flags.shape[2] || (columns.shape[0] != 1 && columns.shape[0] != batch))
+            throw new ArgumentException($"Columns must be (1 or {batch}, {flags.shape[1]}, {flags.shape[2]}) as the flags; got ({string.Join(", ", columns.shape)}).", nameof(columns));
+        return Choose(batch, columns, flags, rowOffset, k, dtype);
+    }
+
+    /// <summary><see cref="ChooseSubsets"/> with its arguments checked: this source ranks the slots (remarks there).</summary>
+    protected virtual (Tensor Slots, Tensor Flagged) Choose(long batch, Tensor columns, Tensor flags, long rowOffset, long k, ScalarType dtype)
+    {
+        var score = UniformAt(batch, columns, rowOffset, dtype).add_(flags);
+        var (best, slots) = score.topk((int)k, dim: -1, sorted: false);   // unsorted: a neighbourhood is a set
+        return (slots, best >= 1);   // U(0, 1) can be 0, and 1 + U can round to 1
+    }
+
     /// <summary>Standard normal draws of the given shape; axis 0 indexes clouds.</summary>
     public virtual Tensor Normal(long[] shape, ScalarType dtype, Device device)
     {
@@ -54,6 +92,18 @@ public abstract class RandomSource
 
         public override Tensor Normal(long[] shape, ScalarType dtype, Device device) =>
             randn(shape, dtype: dtype, device: device, generator: generator);
+
+        /// <remarks>
+        /// On the CPU each row draws its k slots directly (<see cref="UniformSubsets"/>): k draws instead of one per
+        /// slot and a top-k ranking of them, which were a tenth of a RotMNIST training step. The subsets have the same
+        /// distribution; the generator gives one seed per call. On a GPU the slots are ranked, without reading on the host.
+        /// </remarks>
+        protected override (Tensor Slots, Tensor Flagged) Choose(long batch, Tensor columns, Tensor flags, long rowOffset, long k, ScalarType dtype)
+        {
+            if (!HostReads.AreFree(flags)) return base.Choose(batch, columns, flags, rowOffset, k, dtype);
+            using var draw = randint(long.MaxValue, new[] { 1L }, dtype: ScalarType.Int64, generator: generator);
+            return UniformSubsets.Choose(batch, flags, rowOffset, k, HostReads.Item<long>(draw, "the seed of a neighbourhood draw"));
+        }
     }
 
     private sealed class CounterSource(long seed) : RandomSource

@@ -32,6 +32,21 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
         Assert.That((bound / distance.to(ScalarType.Float64).clamp_min(1e-6)).mean().item<double>(), Is.GreaterThan(0.3), "a useful bound, not 0");
     }
 
+    /// <summary>Three random clouds of 30 points, the last with three of them padding, lifted.</summary>
+    private static LiftedCloud ThreeClouds(LieGroup group, int liftSamples, int seed)
+    {
+        manual_seed(seed);
+        var clouds = RandomClouds(3, 30, group.SpaceDim, 1, scale: 2);
+        var mask = clouds.Mask.clone();
+        mask[2, tensor(new long[] { 0, 5, 6 })] = tensor(false);
+        return LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, mask, liftSamples, RandomSource.Counter(4));
+    }
+
+    /// <summary>(B, n, n) whether each pair of real points lies within <paramref name="radius"/> by the exact distance.</summary>
+    private static Tensor ExactBalls(LieGroup group, LiftedCloud cloud, Tensor radius) =>
+        (group.PairDistance(cloud.Elements.unsqueeze(2), cloud.Orbits.unsqueeze(2), cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1)) < radius)
+        & cloud.Mask.unsqueeze(1) & cloud.Mask.unsqueeze(2);
+
     [TestCase("SE2(.05)", 1)]
     [TestCase("SE2(.2)", 2)]
     [TestCase("SE3(.2)", 2)]
@@ -40,11 +55,7 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
         // Per cloud: the ball is every point within the radius by the exact distance, and the chosen neighbours are the
         // k in-ball points with the largest counter draws at their own (row, column) positions.
         var group = LieGroup.Parse(spec);
-        manual_seed(95);
-        var clouds = RandomClouds(3, 30, group.SpaceDim, 1, scale: 2);
-        var mask = clouds.Mask.clone();
-        mask[2, tensor(new long[] { 0, 5, 6 })] = tensor(false);
-        var cloud = LiftedCloud.Lift(group, clouds.Coordinates, clouds.Values, mask, liftSamples, RandomSource.Counter(4));
+        var cloud = ThreeClouds(group, liftSamples, seed: 95);
         Assert.That(cloud.SharesGeometry, Is.False);
         const long k = 4;
         var radius = tensor(0.9f);
@@ -52,8 +63,7 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
         var chosen = Neighbourhoods.Select(group, cloud, cloud, k, radius, source);
 
         long b = cloud.BatchSize, n = cloud.PointCount;
-        var distance = group.PairDistance(cloud.Elements.unsqueeze(2), cloud.Orbits.unsqueeze(2), cloud.Elements.unsqueeze(1), cloud.Orbits.unsqueeze(1));
-        var inside = (distance < radius) & cloud.Mask.unsqueeze(1) & cloud.Mask.unsqueeze(2);
+        var inside = ExactBalls(group, cloud, radius);
         var score = source.Uniform(new[] { b, n, n }, ScalarType.Float32, CPU) + inside;
         var (best, expected) = score.topk((int)k, dim: -1);
         var expectedValid = best >= 1;
@@ -69,6 +79,37 @@ public class DistanceLowerBoundTests : SingleThreadedFixture
             var theirs = Enumerable.Range(0, (int)k).Where(t => wantValid[row * k + t]).Select(t => want[row * k + t]).OrderBy(j => j);
             Assert.That(mine, Is.EqualTo(theirs), $"cloud {row / n}, query {row % n}");
         }
+    }
+
+    [TestCase("T(2)", 1)]
+    [TestCase("SE2(.2)", 2)]
+    [TestCase("SO2(.2)", 1)]
+    public void BallMode_DrawnFromTheGenerator_TakesMinOfKAndTheBallSize_AllInsideIt(string spec, int liftSamples)
+    {
+        // Training's source draws each subset on the host, in every route: the bound's candidates (T(2), SE(2)) and
+        // every point (SO(2), no bound). The ball is every point within the radius by the exact distance.
+        var group = LieGroup.Parse(spec);
+        var cloud = ThreeClouds(group, liftSamples, seed: 97);
+        const long k = 4;
+        var radius = tensor(0.9f);
+        var chosen = Neighbourhoods.Select(group, cloud, cloud, k, radius, RandomSource.FromGenerator(new Generator(15)));
+
+        long n = cloud.PointCount;
+        var balls = ExactBalls(group, cloud, radius);
+        Assert.That(Indices(chosen.InBallCount!), Is.EqualTo(Indices(balls.sum(-1))), "ball sizes");
+        var inside = balls.data<bool>().ToArray();
+        var got = Indices(chosen.Indices);
+        var gotValid = chosen.Valid.data<bool>().ToArray();
+        long partial = 0;
+        for (long row = 0; row < cloud.BatchSize * n; row++)
+        {
+            var ball = Enumerable.Range(0, (int)n).Where(j => inside[row * n + j]).Select(j => (long)j).ToArray();
+            var mine = Enumerable.Range(0, (int)k).Where(t => gotValid[row * k + t]).Select(t => got[row * k + t]).ToArray();
+            Assert.That(mine, Is.Unique.And.SubsetOf(ball), $"cloud {row / n}, query {row % n}");
+            Assert.That(mine.Length, Is.EqualTo(Math.Min(k, ball.Length)), $"cloud {row / n}, query {row % n}");
+            if (ball.Length > k) partial++;
+        }
+        Assert.That(partial, Is.GreaterThan(10), "balls larger than k, so that the draw chooses");
     }
 
     [TestCase("SE2(.2)", 2)]

@@ -31,13 +31,17 @@ public class NeighbourhoodTests : SingleThreadedFixture
     private static long[] Ball(double[] x, bool[] mask, int b, long i, double radius) =>
         Enumerable.Range(0, (int)N).Select(j => (long)j).Where(j => mask[b * N + j] && Distance(x, b, i, j) < radius).ToArray();
 
-    [TestCase(4L)]
-    [TestCase(N)]
-    public void BallMode_ChoosesMinOfKAndTheBallSize_AllInsideTheBall(long k)
+    [TestCase(4L, false)]
+    [TestCase(N, false)]
+    [TestCase(4L, true)]
+    [TestCase(N, true)]
+    public void BallMode_ChoosesMinOfKAndTheBallSize_AllInsideTheBall(long k, bool fromGenerator)
     {
+        // A counter source ranks the ball's points; the generator (training) draws each subset on the host.
         var (cloud, x, mask) = Clouds();
         const float radius = 0.6f;
-        var chosen = Neighbourhoods.Select(new Translations(2), cloud, cloud, k, tensor(radius), RandomSource.Counter(3));
+        var chosen = Neighbourhoods.Select(new Translations(2), cloud, cloud, k, tensor(radius),
+            fromGenerator ? RandomSource.FromGenerator(new Generator(3)) : RandomSource.Counter(3));
         Assert.That(chosen.Indices.shape, Is.EqualTo(new long[] { 2, N, k }));
         var indices = Indices(chosen.Indices);
         var valid = chosen.Valid.data<bool>().ToArray();

@@ -72,4 +72,77 @@ public class RandomSourceTests
         Assert.That(fresh.min().item<float>(), Is.GreaterThanOrEqualTo(0f));
         Assert.That(fresh.max().item<float>(), Is.LessThan(1f));
     }
+
+    /// <summary>(rows, c) flags: row r flags the slots where (slot · 7 + r) % 3 != 0, the last row flags only slot 4.</summary>
+    private static Tensor SomeFlags(long rows, long c)
+    {
+        var slot = arange(c, dtype: ScalarType.Int64).view(1, c);
+        var row = arange(rows, dtype: ScalarType.Int64).view(rows, 1);
+        var flags = (slot * 7 + row).remainder(3) != 0;
+        flags[rows - 1] = slot[0] == 4;
+        return flags;
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public void ChooseSubsets_TakesDistinctFlaggedSlots_AllOfThemWhenFewerThanK(bool onDevice)
+    {
+        // The generator source draws on the host; acting as an accelerator it ranks the slots, as a counter source does.
+        const long batch = 5, rows = 6, c = 12, k = 4;
+        var shared = SomeFlags(rows, c).unsqueeze(0);                                            // (1, rows, c)
+        var perCloud = stack(Enumerable.Range(0, (int)batch).Select(b => shared[0].roll(b, 1)).ToArray());   // (B, rows, c)
+        var columns = arange(c, dtype: ScalarType.Int64).expand(1, rows, c);
+        foreach (var flags in new[] { shared, perCloud })
+        foreach (var source in new[] { RandomSource.FromGenerator(new Generator(3)), RandomSource.Counter(3) })
+        {
+            Tensor slots, flagged;
+            using (onDevice ? HostReads.ActAsAccelerator() : null)
+                (slots, flagged) = source.ChooseSubsets(batch, columns, flags, 0, k, ScalarType.Float32);
+            Assert.That(slots.shape, Is.EqualTo(new[] { batch, rows, k }));
+            Assert.That(flagged.shape, Is.EqualTo(new[] { batch, rows, k }));
+            for (long b = 0; b < batch; b++)
+            for (long r = 0; r < rows; r++)
+            {
+                var rowFlags = flags[flags.shape[0] == 1 ? 0 : b, r].data<bool>().ToArray();
+                var chosen = slots[b, r].data<long>().ToArray();
+                var marks = flagged[b, r].data<bool>().ToArray();
+                Assert.That(chosen.Distinct().Count(), Is.EqualTo(k), "distinct slots");
+                Assert.That(chosen.Select(j => rowFlags[j]), Is.EqualTo(marks), "marked flagged exactly when flagged");
+                Assert.That(marks.Count(m => m), Is.EqualTo(Math.Min(k, rowFlags.Count(f => f))), "min(k, flagged) flagged slots");
+            }
+        }
+    }
+
+    [Test]
+    public void ChooseSubsets_FromTheGenerator_IsUniformOverSubsetsAndFollowsTheSeed()
+    {
+        // 3 of 10 flagged slots (among 16) in each of 20,000 clouds: each flagged slot is taken with probability 3/10 and
+        // each pair with 3·2/(10·9); a draw that favoured the first slots, or left them in place, fails.
+        const long batch = 20000, c = 16, k = 3;
+        var flags = (arange(c) % 8 < 5).view(1, 1, c);                                          // slots 0–4 and 8–12
+        var columns = arange(c, dtype: ScalarType.Int64).view(1, 1, c);
+        var (slots, flagged) = RandomSource.FromGenerator(new Generator(11)).ChooseSubsets(batch, columns, flags, 0, k, ScalarType.Float32);
+        Assert.That(flagged.all().item<bool>(), Is.True);
+        var taken = zeros(batch, c).scatter_(1, slots.view(batch, k), ones(batch, k));                 // (B, c) 0/1
+        var frequency = taken.mean(new long[] { 0 }).data<float>().ToArray();
+        for (int j = 0; j < c; j++)
+            Assert.That(frequency[j], flags[0, 0, j].item<bool>() ? Is.EqualTo(0.3).Within(0.015) : Is.EqualTo(0), $"slot {j}");   // σ = 0.0032
+        foreach (var (a, b) in new[] { (0, 1), (0, 12), (4, 8), (9, 11) })
+            Assert.That((taken[.., a] * taken[.., b]).mean().item<float>(), Is.EqualTo(1.0 / 15).Within(0.01), $"slots {a} and {b}");   // σ = 0.0018
+        Assert.That(Same(slots[0], slots[1]) && Same(slots[1], slots[2]), Is.False, "clouds draw their own subsets");
+
+        var again = RandomSource.FromGenerator(new Generator(11)).ChooseSubsets(batch, columns, flags, 0, k, ScalarType.Float32).Slots;
+        var other = RandomSource.FromGenerator(new Generator(12)).ChooseSubsets(batch, columns, flags, 0, k, ScalarType.Float32).Slots;
+        Assert.That(Same(slots, again), Is.True, "the same seed draws the same subsets");
+        Assert.That(Same(slots, other), Is.False);
+    }
+
+    [Test]
+    public void ChooseSubsets_RejectsFlagsOfAnotherBatchOrNarrowerThanK()
+    {
+        var source = RandomSource.FromGenerator(new Generator(1));
+        var columns = arange(4, dtype: ScalarType.Int64).expand(1, 2, 4);
+        Assert.Throws<ArgumentException>(() => source.ChooseSubsets(3, columns, ones(2, 2, 4, dtype: ScalarType.Bool), 0, 2, ScalarType.Float32));
+        Assert.Throws<ArgumentException>(() => source.ChooseSubsets(3, columns, ones(1, 2, 4, dtype: ScalarType.Bool), 0, 5, ScalarType.Float32));
+    }
 }
