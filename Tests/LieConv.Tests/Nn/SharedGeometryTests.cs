@@ -200,12 +200,19 @@ public class SharedGeometryTests : SingleThreadedFixture
             Assert.That(Values(together[b]), Is.EqualTo(Values(model.forward(images.narrow(0, b, 1))[0])).Within(1e-5), $"image {b}");
     }
 
-    [TestCase("T(2)")]
-    [TestCase("SO2(.2)")]
-    public void CompactKernelTables_GiveTheOutputsAndGradientsOfFullTables(string group)
+    [TestCase("T(2)", false)]
+    [TestCase("SO2(.2)", false)]
+    [TestCase("T(2)", true)]
+    public void CompactOrDistinctKernelTables_GiveTheOutputsGradientsAndStatisticsOfFullTables(string group, bool distinct)
     {
         // Training mode, ball neighbourhoods drawn from the same seeded generator: the kernel network on the in-ball
-        // candidates only must give what it gives on every padded slot (batch norm weighted by use in both).
+        // candidates only, or on each distinct pair feature once (T(2)'s grid offsets repeat), must give what it gives
+        // on every padded slot (batch norm weighted by use in all).
+        void Route(bool on)
+        {
+            if (distinct) LieConvolution.DistinctPairFeatures = on;
+            else LieConvolution.CompactKernelTables = on;
+        }
         manual_seed(87);
         var model = new ImageLieResNet(new ImageLieResNetOptions
         {
@@ -215,9 +222,9 @@ public class SharedGeometryTests : SingleThreadedFixture
         var images = randn(3, 1, 12, 12);
         // Each training forward adapts the radii and running statistics: both runs start from the same state.
         var start = model.state_dict().ToDictionary(e => e.Key, e => e.Value.clone());
-        (double[] Output, List<double[]> Grads) Run(bool compact)
+        (double[] Output, List<double[]> Grads, List<double[]> Statistics) Run(bool on)
         {
-            LieConvolution.CompactKernelTables = compact;
+            Route(on);
             try
             {
                 using (no_grad())
@@ -225,17 +232,21 @@ public class SharedGeometryTests : SingleThreadedFixture
                 manual_seed(88);
                 var output = model.forward(images);
                 var grads = model.parameters().Select(p => Values(autograd.grad(new[] { output.square().sum() }, new[] { p }, retain_graph: true)[0])).ToList();
-                return (Values(output), grads);
+                return (Values(output), grads, model.buffers().Where(b => b.is_floating_point()).Select(Values).ToList());
             }
-            finally { LieConvolution.CompactKernelTables = true; }
+            finally { Route(true); }
         }
-        var full = Run(compact: false);
-        var compact = Run(compact: true);
-        Assert.That(compact.Output, Is.EqualTo(full.Output).Within(1e-4));
+        var full = Run(on: false);
+        long distinctTables = DistinctRows.Found;
+        var lean = Run(on: true);
+        if (distinct) Assert.That(DistinctRows.Found, Is.GreaterThan(distinctTables), "the kernel network ran on distinct pair features");
+        Assert.That(lean.Output, Is.EqualTo(full.Output).Within(1e-4));
         for (int i = 0; i < full.Grads.Count; i++)
         {
             double scale = Math.Max(full.Grads[i].Max(Math.Abs), 1e-2);
-            Assert.That(compact.Grads[i].Select(g => g / scale), Is.EqualTo(full.Grads[i].Select(g => g / scale)).Within(1e-3), $"gradient {i}");
+            Assert.That(lean.Grads[i].Select(g => g / scale), Is.EqualTo(full.Grads[i].Select(g => g / scale)).Within(1e-3), $"gradient {i}");
         }
+        for (int i = 0; i < full.Statistics.Count; i++)
+            Assert.That(lean.Statistics[i], Is.EqualTo(full.Statistics[i]).Within(1e-4), $"running statistic {i}");
     }
 }
