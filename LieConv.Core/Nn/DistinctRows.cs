@@ -46,7 +46,7 @@ internal static unsafe class DistinctRows
             {
                 uint* row = data + i * words;
                 ulong hash = 0;
-                for (int w = 0; w < words; w++) hash = Mix(hash ^ row[w]);
+                for (int w = 0; w < words; w++) hash = SplitMix64.Mix(hash ^ row[w]);   // every bit of a row moves every bit of its slot
                 for (long slot = (long)(hash & (ulong)(size - 1)); ; slot = (slot + 1) & (size - 1))
                 {
                     long first = slots[slot] - 1;
@@ -74,13 +74,5 @@ internal static unsafe class DistinctRows
         }
         Interlocked.Increment(ref found);
         return (rows.index_select(0, tensor(firsts.ToArray(), dtype: ScalarType.Int64)), inverse);
-    }
-
-    /// <summary>SplitMix64's finaliser: every bit of a row moves every bit of its slot.</summary>
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }

@@ -55,12 +55,12 @@ internal static unsafe class UniformSubsets
                     for (int j = inside; j < k; j++) { rowSlots[j] = unflaggedSlots[j - inside]; rowChosen[j] = false; }
                     continue;
                 }
-                ulong state = Mix(Mix((ulong)seed ^ (ulong)b * 0x9E3779B97F4A7C15UL) ^ (ulong)(rowOffset + row));
+                ulong state = SplitMix64.Mix(SplitMix64.Mix((ulong)seed ^ (ulong)b * SplitMix64.Gamma) ^ (ulong)(rowOffset + row));
                 Array.Copy(flaggedSlots, shuffled, inside);
                 for (int j = 0; j < k; j++)
                 {
                     // Slot j takes a uniform one of those not yet taken (Lemire's multiply-shift: bias below 2⁻⁵⁰).
-                    int pick = j + (int)Math.BigMul(Next(ref state), (ulong)(inside - j), out _);
+                    int pick = j + (int)Math.BigMul(SplitMix64.Next(ref state), (ulong)(inside - j), out _);
                     (shuffled[j], shuffled[pick]) = (shuffled[pick], shuffled[j]);
                     rowSlots[j] = shuffled[j];
                     rowChosen[j] = true;
@@ -71,16 +71,5 @@ internal static unsafe class UniformSubsets
         GC.KeepAlive(slots);
         GC.KeepAlive(flagged);
         return (slots, flagged);
-    }
-
-    /// <summary>SplitMix64: the state advances by the golden gamma, and the output is its mix.</summary>
-    private static ulong Next(ref ulong state) => Mix(state += 0x9E3779B97F4A7C15UL);
-
-    /// <summary>SplitMix64's finaliser (Stafford's variant 13).</summary>
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 }
