@@ -74,6 +74,13 @@ public sealed class Trainer<TBatch> : IDisposable
             selectionDirection = MetricDirections.Resolve(selection, options.SelectionDirection);
         }
         if (training.BatchesPerEpoch < 1) throw new ArgumentException("The training source must yield at least one batch per epoch.", nameof(training));
+        if (options.MicroBatches > 1)
+        {
+            if (!typeof(ISliceableBatch<TBatch>).IsAssignableFrom(typeof(TBatch)))
+                throw new ArgumentException(
+                    $"Micro-batches ({options.MicroBatches}) need batches that can be sliced, but {typeof(TBatch).Name} does not implement ISliceableBatch<{typeof(TBatch).Name}>.", nameof(options));
+            MicroBatching.CheckSamplesIndependent(model, nameof(model));
+        }
 
         Model = model;
         this.forward = forward;
@@ -283,8 +290,14 @@ public sealed class Trainer<TBatch> : IDisposable
                 learningRate = Options.LearningRate * schedule.FactorAtStep(state.GlobalStep, stepsPerEpoch);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
                 optimizer.zero_grad();
-                var output = forward(batch);
-                CustomBackward.Call(() => output.Loss.backward());
+                BatchOutput output;
+                if (Options.MicroBatches > 1)
+                    output = MicroBatching.Run((ISliceableBatch<TBatch>)batch!, Options.MicroBatches, forward);
+                else
+                {
+                    output = forward(batch);
+                    CustomBackward.Call(() => output.Loss.backward());
+                }
                 optimizer.step();
 
                 var loss = output.Loss.detach();

@@ -64,6 +64,13 @@ public sealed record TrainerOptions
     /// <summary>The device the model is moved to and the batches must be on; null means the CPU.</summary>
     public Device? Device { get; init; }
 
+    /// <summary>
+    /// Split every training batch into this many micro-batches, each run forward and backward on its own before the one
+    /// optimiser step (<see cref="MicroBatching"/>): the same gradient with a fraction of the memory. Above 1 the batch
+    /// type must implement <see cref="ISliceableBatch{TBatch}"/> and the model must have no batch norm.
+    /// </summary>
+    public int MicroBatches { get; init; } = 1;
+
     /// <summary>When set, <see cref="Trainer{TBatch}.Fit"/> seeds libtorch's generators with it first (a resumed run restores the generator state instead).</summary>
     public long? Seed { get; init; }
 
@@ -81,6 +88,7 @@ public sealed record TrainerOptions
         if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be ≥ 0.");
         if (Patience is < 1) throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "Patience must be at least 1 epoch.");
         if (Patience is not null && SelectionMetric is null) throw new ArgumentException("Early stopping (Patience) needs a SelectionMetric to watch.", nameof(Patience));
+        if (MicroBatches < 1) throw new ArgumentOutOfRangeException(nameof(MicroBatches), MicroBatches, "At least one micro-batch is needed.");
         if (ReportEvery < 0) throw new ArgumentOutOfRangeException(nameof(ReportEvery), ReportEvery, "ReportEvery must be ≥ 0.");
         if (SelectionMetric is not null) MetricDirections.Resolve(SelectionMetric, SelectionDirection);
     }

@@ -43,9 +43,14 @@ public static class SpringsApp
         var validationSize = new Option<int>("--val-size") { Description = "Validation systems (selects the weights by val MSE, as the original).", DefaultValueFactory = _ => 200 };
         var systems = new Option<int?>("--systems") { Description = "Systems to generate (default: train + test + validation)." };
         var rollout = new Option<int>("--rollout-systems") { Description = "Test systems whose whole trajectories are rolled out.", DefaultValueFactory = _ => 100 };
+        var microBatches = new Option<int>("--micro-batches", "--micro_batches")
+        {
+            Description = "Run each batch in this many micro-batches before the optimiser step: the same gradients, less memory (no batch norm).",
+            DefaultValueFactory = _ => 1,
+        };
         var root = new RootCommand("Spring dynamics (LieConv train_springs): HLieResNet and the FC, HFC, OGN, HOGN, VOGN baselines through ML.NET.");
         options.AddTo(root);
-        foreach (Option option in new Option[] { network, validationSize, systems, rollout }) root.Options.Add(option);
+        foreach (Option option in new Option[] { network, validationSize, systems, rollout, microBatches }) root.Options.Add(option);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0 || args.Contains("--help") || args.Contains("-h"))
@@ -61,7 +66,7 @@ public static class SpringsApp
         try
         {
             return Execute(parsed, options, DynamicsSettings(parsed, options, network), parsed.GetValue(validationSize), parsed.GetValue(systems),
-                parsed.GetValue(rollout), output);
+                parsed.GetValue(rollout), parsed.GetValue(microBatches), output);
         }
         catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException)
         {
@@ -112,7 +117,7 @@ public static class SpringsApp
     }
 
     private static int Execute(ParseResult parsed, SampleOptions options, DynamicsNetworkOptions spec, int validationCount, int? systemCount,
-        int rolloutCount, TextWriter output)
+        int rolloutCount, int microBatches, TextWriter output)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
         int epochs = parsed.GetValue(options.Epochs), trainCount = parsed.GetValue(options.TrainSize), testCount = parsed.GetValue(options.TestSize);
@@ -165,6 +170,7 @@ public static class SpringsApp
             Activation = spec.Activation,
             Epochs = epochs,
             BatchSize = batchSize,
+            MicroBatches = microBatches,
             LearningRate = learningRate,
             ValidationSet = validation,
             // The original keeps the checkpoint of the best val_MSE.
@@ -231,6 +237,7 @@ public static class SpringsApp
                 ["num_layers"] = spec.EffectiveLayers,
                 ["epochs"] = epochs,
                 ["batch_size"] = batchSize,
+                ["micro_batches"] = microBatches,
                 ["lr"] = learningRate,
                 ["train_size"] = trainCount,
                 ["test_size"] = testCount,

@@ -5,6 +5,7 @@ using LieConv.Models;
 using LieConv.Models.Dynamics;
 using LieConv.Nn;
 using LieConv.Runtime;
+using LieConv.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,10 +45,17 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 internal sealed record Configuration(string Name, string Group, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb,
     Func<Device, (nn.Module Model, Func<Tensor> Loss, Action Infer, int Batch, long Points)> Build)
 {
+    /// <summary>
+    /// Runs a training step's forward and backward passes in place of <c>Loss().backward()</c> (micro-batches); the
+    /// loss still drives the radius settling. Built with the model: takes the same device.
+    /// </summary>
+    public Func<nn.Module, Device, Action>? Backward { get; init; }
+
     public BenchmarkResult Run(Device device, int steps, int warmup)
     {
         double calibration = MatrixProductGflops(device);
         var (model, loss, infer, batch, points) = Build(device);
+        var backward = Backward?.Invoke(model, device) ?? (() => loss().backward());
         var optimizer = optim.Adam(model.parameters(), 1e-3);
         var train = new List<double>();
         var residentAfterStep = new List<double>();
@@ -61,7 +69,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             using (var scope = NewDisposeScope())
             {
                 optimizer.zero_grad();
-                loss().backward();
+                backward();
                 optimizer.step();
                 if (device.type == DeviceType.CUDA) cuda.synchronize();
             }
@@ -174,6 +182,8 @@ internal static class Configurations
         Qm9("qm9-se3", "SE3(.2)", fill: 0.5, liftSamples: 4, neighbourhood: 25, 23133, 5009, 8600),
         Scaling(256), Scaling(1024), Scaling(4096), Scaling(16384),
         Springs("springs-hlieresnet-t2", new DynamicsNetworkOptions { Network = DynamicsNetworkKind.HLieResNet, Group = "T(2)", Channels = 384, Layers = 4 }, 4190, 1455, 4100),
+        Springs("springs-hlieresnet-t2-micro2", new DynamicsNetworkOptions { Network = DynamicsNetworkKind.HLieResNet, Group = "T(2)", Channels = 384, Layers = 4 }, 4190, 1455, 4100,
+            microBatches: 2),
         Springs("springs-fc", new DynamicsNetworkOptions { Network = DynamicsNetworkKind.FC, Channels = 256, Layers = 4 }, 38, 12, 800),
     };
 
@@ -201,22 +211,29 @@ internal static class Configurations
     /// <summary>
     /// One step of train_springs (reference §5.2, §5.3): batch 200 of generated 5-state chunks, RK4 integration of the
     /// network's field over the chunk (4 steps, 16 field evaluations), MSE against the true chunk. Inference integrates
-    /// the same batch without gradients (the Hamiltonian networks still differentiate H inside).
+    /// the same batch without gradients (the Hamiltonian networks still differentiate H inside). With
+    /// <paramref name="microBatches"/> above 1 the step goes through <see cref="MicroBatching"/>, as the trainer's does
+    /// with <see cref="TrainerOptions.MicroBatches"/>: the same batch and gradient, one part's graph at a time.
     /// </summary>
-    private static Configuration Springs(string name, DynamicsNetworkOptions spec, double train, double infer, double peak) =>
-        new(name, spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.Group : "none", train, infer, peak, device =>
+    private static Configuration Springs(string name, DynamicsNetworkOptions spec, double train, double infer, double peak, int microBatches = 1)
+    {
+        const int batch = 200;
+        DynamicsBatch? data = null;
+        return new(name, spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.Group : "none", train, infer, peak, device =>
         {
-            const int batch = 200;
             var systems = SpringsGenerator.Generate(new SpringsGeneratorOptions { Systems = batch, Steps = 5, Seed = 0 });
             var trajectory = systems.TrajectoriesTensor().to(ScalarType.Float32).to(device);
-            var sysP = systems.ParametersTensor().to(ScalarType.Float32).to(device);
-            var times = systems.TimesTensor().to(ScalarType.Float32).to(device);
-            var z0 = trajectory.select(1, 0);
+            data = new DynamicsBatch(trajectory.select(1, 0), systems.ParametersTensor().to(ScalarType.Float32).to(device),
+                systems.TimesTensor().to(ScalarType.Float32).to(device), trajectory);
             var model = spec.Create();
             model.to(device);
-            return (model, () => (IntegratedDynamics.Predict(model, z0, sysP, times) - trajectory).square().mean(),
-                () => IntegratedDynamics.Predict(model, z0, sysP, times), batch, (long)spec.Particles);
-        });
+            return (model, () => IntegratedDynamics.Forward(model, data).Loss,
+                () => IntegratedDynamics.Predict(model, data.InitialState, data.SystemParameters, data.Times), batch, (long)spec.Particles);
+        })
+        {
+            Backward = microBatches == 1 ? null : (model, _) => () => MicroBatching.ForwardBackward(data!, microBatches, b => IntegratedDynamics.Forward((DynamicsNetwork)model, b)),
+        };
+    }
 
     private static Configuration RotMnist(string name, string group, int liftSamples, double train, double infer, double peak) =>
         new(name, group, train, infer, peak, device =>

@@ -12,7 +12,20 @@ namespace LieConv.Models.Dynamics;
 /// <param name="SystemParameters">sysP (B, n, sys_dim).</param>
 /// <param name="Times">The time grids (B, T); see <see cref="IntegratedDynamics.Predict"/> for which one is used.</param>
 /// <param name="Trajectory">The true states at the grid times (B, T, 2nd), or null when only predicting.</param>
-public sealed record DynamicsBatch(Tensor InitialState, Tensor SystemParameters, Tensor Times, Tensor? Trajectory = null);
+public sealed record DynamicsBatch(Tensor InitialState, Tensor SystemParameters, Tensor Times, Tensor? Trajectory = null)
+    : ISliceableBatch<DynamicsBatch>
+{
+    /// <inheritdoc/>
+    public long Count => InitialState.shape[0];
+
+    /// <inheritdoc/>
+    /// <remarks>A slice of (B, T) time grids keeps its own rows, so it is integrated on its first system's grid.</remarks>
+    public DynamicsBatch Slice(long start, long length) => new(
+        InitialState.narrow(0, start, length),
+        SystemParameters.narrow(0, start, length),
+        Times.dim() == 2 ? Times.narrow(0, start, length) : Times,
+        Trajectory?.narrow(0, start, length));
+}
 
 /// <summary>
 /// The original's IntegratedDynamicsTrainer (reference §5.2): the prediction of a dynamics network is the RK4 (3/8

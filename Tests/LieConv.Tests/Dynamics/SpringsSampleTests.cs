@@ -20,7 +20,7 @@ public sealed class SpringsSampleTests : TempFolderFixture
     public void TinyRun_EndsWithAJsonResultLine_AndWritesModelAndPlots()
     {
         var (code, lines) = Run("--network", "HFC", "--n-train", "40", "--test-size", "20", "--epochs", "1", "--bs", "20",
-            "--val-size", "10", "--rollout-systems", "4", "--net_config", "{'k':32,'num_layers':2}");
+            "--val-size", "10", "--rollout-systems", "4", "--net_config", "{'k':32,'num_layers':2}", "--micro-batches", "2");
         Assert.That(code, Is.EqualTo(0), string.Join("\n", lines));
         using var result = JsonDocument.Parse(lines[^1]);
         var root = result.RootElement;
@@ -28,6 +28,7 @@ public sealed class SpringsSampleTests : TempFolderFixture
         Assert.That(root.GetProperty("network").GetString(), Is.EqualTo("HFC"));
         Assert.That(root.GetProperty("k").GetInt32(), Is.EqualTo(32));
         Assert.That(root.GetProperty("train_size").GetInt32(), Is.EqualTo(40));
+        Assert.That(root.GetProperty("micro_batches").GetInt32(), Is.EqualTo(2));
         double mse = root.GetProperty("test_mse").GetDouble();
         Assert.That(mse, Is.GreaterThan(0).And.LessThan(10));
         Assert.That(double.IsFinite(root.GetProperty("rollout_mse_100").GetDouble()), Is.True);

@@ -115,6 +115,32 @@ public sealed class DynamicsTrainerTests : TempFolderFixture
     }
 
     [Test]
+    public void MicroBatches_TrainTheSameModel_AndAreRefusedWithBatchNormOrBelowOne()
+    {
+        var ml = new MLContext(seed: 1);
+        var dataset = Dataset();
+        var train = Load(ml, dataset, SpringsSplit.Train);
+        LieConvDynamicsTrainer.Options Options(int microBatches)
+        {
+            var o = Tiny("HLieResNet");
+            o.MicroBatches = microBatches;
+            return o;
+        }
+        using var whole = ml.Regression.Trainers.LieConvDynamics(Options(1)).Fit(train);
+        using var split = ml.Regression.Trainers.LieConvDynamics(Options(3)).Fit(train);   // batches of 8: parts of 3, 3 and 2
+        foreach (var e in dataset.Examples(SpringsSplit.Test))
+            Assert.That(split.PredictTrajectory(e.InitialState, e.SystemParameters, e.Times),
+                Is.EqualTo(whole.PredictTrajectory(e.InitialState, e.SystemParameters, e.Times)).Within(1e-3).Percent);
+
+        var zero = Assert.Catch<ArgumentException>(() => ml.Regression.Trainers.LieConvDynamics(Options(0)))!;
+        Assert.That(zero.Message, Does.Contain("MicroBatches"));
+        var normed = Options(2);
+        normed.BatchNorm = true;
+        var refused = Assert.Catch<ArgumentException>(() => ml.Regression.Trainers.LieConvDynamics(normed))!;
+        Assert.That(refused.Message, Does.Contain("MicroBatches").And.Contain("BatchNorm off"));
+    }
+
+    [Test]
     public void ResumedRun_EqualsTheUninterruptedOne()
     {
         var ml = new MLContext(seed: 1);
