@@ -194,7 +194,7 @@ public sealed class LieConvolution : nn.Module<LiftedCloud, Tensor?, LiftedCloud
             usage = zeros(distinct.shape[0], dtype: usage.dtype, device: usage.device).index_add_(0, inverse, usage, 1);
             (pairs, chosen) = (distinct, inverse.index_select(0, chosen));
         }
-        return weightnet.forward(pairs, usage).index_select(0, chosen).view(choice.shape[0], m, choice.shape[2], WeightNet.OutputWidth);
+        return IndexedRows.Select(weightnet.forward(pairs, usage), chosen).view(choice.shape[0], m, choice.shape[2], WeightNet.OutputWidth);
     }
 
     /// <summary>
