@@ -16,15 +16,12 @@ namespace LieConv.Nn;
 /// </remarks>
 internal sealed class IndexedRows : SingleTensorFunction<IndexedRows>
 {
-    /// <summary>Whether the operation is used (tests and measurements compare it with <c>index_select</c>).</summary>
-    internal static bool Enabled { get; set; } = true;
-
     /// <inheritdoc />
     public override string Name => nameof(IndexedRows);
 
     /// <summary>(M, C): row <paramref name="index"/>[i] of <paramref name="table"/> (R, C) as row i.</summary>
     public static Tensor Select(Tensor table, Tensor index) =>
-        Enabled && table.requires_grad && is_grad_enabled() && HostReads.AreFree(table) && table.dim() == 2
+        table.requires_grad && is_grad_enabled() && HostReads.AreFree(table) && table.dim() == 2
             ? UnusedOutputCopies.Free(apply(table, index))
             : table.index_select(0, index);
 

@@ -639,13 +639,6 @@ internal static unsafe class KernelNetworkPasses
 
         private static int Round(int width) => (width + TV.Count - 1) / TV.Count * TV.Count;
 
-        private static float[] Padded(Tensor values, int width)
-        {
-            var padded = new float[width];
-            HostReads.Values<float>(values.detach().to(ScalarType.Float32).reshape(-1), "a kernel network's per-channel values").CopyTo(padded, 0);
-            return padded;
-        }
-
         /// <summary>A stored row of <paramref name="width"/> floats into a buffer padded with zeros.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void LoadRow(float* row, float* buffer, int width)
@@ -685,6 +678,13 @@ internal static unsafe class KernelNetworkPasses
             spread[k] = sums[layer.OutPadded + k] - sums[k] * mean[k];
         }
         return new MaskedBatchNorm.RowMoments(count, mean, spread);
+    }
+
+    private static float[] Padded(Tensor values, int width)
+    {
+        var padded = new float[width];
+        HostReads.Values<float>(values.detach().to(ScalarType.Float32).reshape(-1), "a kernel network's per-channel values").CopyTo(padded, 0);
+        return padded;
     }
 
     private static void Copy(float* from, float* to, int count)

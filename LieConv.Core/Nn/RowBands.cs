@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using static TorchSharp.torch;
 
 namespace LieConv.Nn;
@@ -28,14 +26,5 @@ internal static unsafe class RowBands
         foreach (var partial in partials)
             for (int i = 0; i < sumCount; i++) total[i] += partial[i];
         return total;
-    }
-
-    /// <summary>Adds 8 floats to 8 double sums: float sums over a band's rows would lose the small differences batch norm's gradient is made of.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(double* sums, Vector256<float> values)
-    {
-        var (lower, upper) = Vector256.Widen(values);
-        (Vector256.Load(sums) + lower).Store(sums);
-        (Vector256.Load(sums + Vector256<double>.Count) + upper).Store(sums + Vector256<double>.Count);
     }
 }

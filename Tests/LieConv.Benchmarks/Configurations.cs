@@ -43,19 +43,15 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
 internal sealed record Configuration(string Name, string Group, double? OriginalTrainMs, double? OriginalInferenceMs, double? OriginalPeakMb,
-    Func<Device, (nn.Module Model, Func<Tensor> Loss, Action Infer, int Batch, long Points)> Build)
+    Func<Device, (nn.Module Model, Func<Tensor> Loss, Action Infer, int Batch, long Points, Action? Backward)> Build)
 {
-    /// <summary>
-    /// Runs a training step's forward and backward passes in place of <c>Loss().backward()</c> (micro-batches); the
-    /// loss still drives the radius settling. Built with the model: takes the same device.
-    /// </summary>
-    public Func<nn.Module, Device, Action>? Backward { get; init; }
-
     public BenchmarkResult Run(Device device, int steps, int warmup)
     {
         double calibration = MatrixProductGflops(device);
-        var (model, loss, infer, batch, points) = Build(device);
-        var backward = Backward?.Invoke(model, device) ?? (() => loss().backward());
+        // Backward, where given, runs a step's forward and backward passes instead (micro-batches); the loss still
+        // drives the radius settling.
+        var (model, loss, infer, batch, points, backward) = Build(device);
+        backward ??= () => loss().backward();
         var optimizer = optim.Adam(model.parameters(), 1e-3);
         var train = new List<double>();
         var residentAfterStep = new List<double>();
@@ -205,7 +201,7 @@ internal static class Configurations
             var coordinates = (rand(1, points, 3) * Math.Cbrt(points)).to(device);
             var input = new PointCloudBatch(coordinates, ones(1, points, 1).to(device), ones(1, points, dtype: ScalarType.Bool).to(device));
             var target = ones(1, 1).to(device);
-            return (model, () => (model.forward(input) - target).square().mean(), () => model.forward(input), 1, (long)points);
+            return (model, () => (model.forward(input) - target).square().mean(), () => model.forward(input), 1, (long)points, null);
         });
 
     /// <summary>
@@ -215,25 +211,21 @@ internal static class Configurations
     /// <paramref name="microBatches"/> above 1 the step goes through <see cref="MicroBatching"/>, as the trainer's does
     /// with <see cref="TrainerOptions.MicroBatches"/>: the same batch and gradient, one part's graph at a time.
     /// </summary>
-    private static Configuration Springs(string name, DynamicsNetworkOptions spec, double train, double infer, double peak, int microBatches = 1)
-    {
-        const int batch = 200;
-        DynamicsBatch? data = null;
-        return new(name, spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.Group : "none", train, infer, peak, device =>
+    private static Configuration Springs(string name, DynamicsNetworkOptions spec, double train, double infer, double peak, int microBatches = 1) =>
+        new(name, spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.Group : "none", train, infer, peak, device =>
         {
+            const int batch = 200;
             var systems = SpringsGenerator.Generate(new SpringsGeneratorOptions { Systems = batch, Steps = 5, Seed = 0 });
             var trajectory = systems.TrajectoriesTensor().to(ScalarType.Float32).to(device);
-            data = new DynamicsBatch(trajectory.select(1, 0), systems.ParametersTensor().to(ScalarType.Float32).to(device),
+            var data = new DynamicsBatch(trajectory.select(1, 0), systems.ParametersTensor().to(ScalarType.Float32).to(device),
                 systems.TimesTensor().to(ScalarType.Float32).to(device), trajectory);
             var model = spec.Create();
             model.to(device);
+            Action? backward = microBatches == 1 ? null
+                : () => MicroBatching.ForwardBackward(data, microBatches, b => IntegratedDynamics.Forward(model, b));
             return (model, () => IntegratedDynamics.Forward(model, data).Loss,
-                () => IntegratedDynamics.Predict(model, data.InitialState, data.SystemParameters, data.Times), batch, (long)spec.Particles);
-        })
-        {
-            Backward = microBatches == 1 ? null : (model, _) => () => MicroBatching.ForwardBackward(data!, microBatches, b => IntegratedDynamics.Forward((DynamicsNetwork)model, b)),
-        };
-    }
+                () => IntegratedDynamics.Predict(model, data.InitialState, data.SystemParameters, data.Times), batch, (long)spec.Particles, backward);
+        });
 
     private static Configuration RotMnist(string name, string group, int liftSamples, double train, double infer, double peak) =>
         new(name, group, train, infer, peak, device =>
@@ -246,7 +238,7 @@ internal static class Configurations
             model.to(device);
             var images = ((rand(batch, 1, 28, 28) - 0.130) / 0.297).to(device);
             var labels = randint(0, 10, new long[] { batch }).to(device);
-            return (model, () => nn.functional.cross_entropy(model.forward(images), labels), () => model.forward(images), batch, 648L * liftSamples);
+            return (model, () => nn.functional.cross_entropy(model.forward(images), labels), () => model.forward(images), batch, 648L * liftSamples, null);
         });
 
     private static Configuration Qm9(string name, string group, double fill, int liftSamples, long neighbourhood, double train, double infer, double peak) =>
@@ -261,7 +253,7 @@ internal static class Configurations
             model.to(device);
             var targets = randn(batch).to(device);
             var input = new MoleculeBatch(positions, charges);
-            return (model, () => (model.forward(input) - targets).abs().mean(), () => model.forward(input), batch, positions.shape[1]);
+            return (model, () => (model.forward(input) - targets).abs().mean(), () => model.forward(input), batch, positions.shape[1], null);
         });
 
     /// <summary>The first molecules of the real QM9 test split, cropped to the largest of them (as a batch collates).</summary>
