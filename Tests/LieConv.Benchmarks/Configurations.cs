@@ -39,6 +39,12 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
     /// differences worth measuring, and this says how fast it was for this line.
     /// </summary>
     public double CalibrationGflops { get; init; }
+
+    /// <summary>
+    /// On a GPU, what one extra training step did with libtorch set to fail at any host-device synchronisation
+    /// (<see cref="CudaSynchronisationCheck"/>): "none", or the error and where; null on the CPU.
+    /// </summary>
+    public string? HostSynchronisation { get; init; }
 }
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
@@ -76,6 +82,22 @@ internal sealed record Configuration(string Name, string Group, double? Original
                 residentAfterStep.Add(TorchRuntime.ResidentSetBytes() is long bytes ? Math.Round(bytes / 1048576.0) : double.NaN);
             }
         }
+        string? hostSynchronisation = null;
+        if (device.type == DeviceType.CUDA)
+        {
+            // One more step, untimed, in which any host synchronisation fails (issue 7: none inside a step).
+            cuda.synchronize();
+            using (TorchRuntime.EnterComputation())
+            using (var scope = NewDisposeScope())
+                hostSynchronisation = CudaSynchronisationCheck.Check(() =>
+                {
+                    optimizer.zero_grad();
+                    backward();
+                    optimizer.step();
+                });
+            cuda.synchronize();
+            TorchRuntime.FreeUnscopedObjects();
+        }
         var inference = new List<double>();
         model.eval();
         for (int i = 0; i < warmup + steps; i++)
@@ -102,6 +124,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             TrainStepsMs = train.Select(t => Math.Round(t, 1)).ToArray(),
             TrainStepsResidentMb = device.type == DeviceType.CPU && residentAfterStep.All(double.IsFinite) ? residentAfterStep : null,
             CalibrationGflops = calibration,
+            HostSynchronisation = hostSynchronisation,
         };
     }
 
