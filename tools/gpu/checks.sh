@@ -3,7 +3,8 @@
 #   1. the main job (RotMNIST T(2) through ML.NET: Fit, Save, Load, PredictionEngine) with --device cuda;
 #   2. the group tour on the GPU (Exp, Log and kernel inputs keep their promises in float32 on CUDA);
 #   3. the benchmark set with --device cuda, one configuration per process, each followed by the original's step on
-#      the same GPU where the original is at hand (tools/gpu/original_baseline.py, the original's code in .original/),
+#      the same GPU where the original is at hand (tools/gpu/original_baseline.py; the original's code in .original/, from
+#      tools/gpu/fetch_original.sh),
 #      each line with the peak device memory that nvidia-smi saw while it ran, less what was in use before (CUDA
 #      context and caching-allocator reserve included: TorchSharp 0.107 exposes no allocator statistics, so both sides
 #      are measured the same way). Each of our lines also says whether a training step synchronised with the host

@@ -2,7 +2,8 @@
 """Times the training step of the ORIGINAL Python LieConv (Finzi et al. 2020) for issue 7's configurations.
 
 This file holds no code of the original: it imports the original's classes from a local, uncommitted copy
-(--original, e.g. .original/ with lie_conv/, corm_data/collate.py, and the import shims under shims/ and fallback/)
+(--original: .original/ with the original's lie_conv/ and corm_data/collate.py, made by tools/gpu/fetch_original.sh),
+with stand-ins of ours for the packages it imports but a step does not need (tools/gpu/original_shims/)
 and builds each configuration as the original's example scripts do (examples/train_img.py, train_molec.py,
 train_springs.py). One training step = the original trainer's step: optimizer.zero_grad(), loss = trainer.loss(mb)
 (the original's MoleculeTrainer / IntegratedDynamicsTrainer loss; cross-entropy for the image classifier),
@@ -61,15 +62,19 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+SHIMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'original_shims')
+
+
 def setup_imports(original):
     original = os.path.abspath(original)
     if not os.path.isdir(os.path.join(original, 'lie_conv')):
-        raise SystemExit('no lie_conv/ under %s' % original)
-    # shims/ first (oil, stubs for torchvision/PIL/h5py/matplotlib/torch_geometric), then the original code;
-    # fallback/ (torchdiffeq) last, so that a real torchdiffeq is used when installed.
+        raise SystemExit('no lie_conv/ under %s (tools/gpu/fetch_original.sh makes it)' % original)
+    # original_shims/ first (oil, stubs for torchvision/PIL/h5py/matplotlib/torch_geometric, corm_data.utils), then
+    # the original's code (corm_data is a namespace package over both folders); original_shims/fallback/
+    # (torchdiffeq) last, so that a real torchdiffeq is used when installed.
     sys.path.insert(0, original)
-    sys.path.insert(0, os.path.join(original, 'shims'))
-    sys.path.append(os.path.join(original, 'fallback'))
+    sys.path.insert(0, SHIMS)
+    sys.path.append(os.path.join(SHIMS, 'fallback'))
 
 
 def find_qm9(path):

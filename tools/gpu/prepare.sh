@@ -31,10 +31,10 @@ if [ -f "$root/../shared/$qm9" ]; then
 else
   echo "note: ../shared/$qm9 is absent, so the QM9 benchmarks will print skipped lines on the device" >&2
 fi
-# The original's code for the GPU baseline (tools/gpu/original_baseline.py) is never part of the project: whoever has
-# it puts it in .original/ (ignored by git; see that script's header), and the device call carries it as well.
+# The original's code for the GPU baseline (tools/gpu/original_baseline.py) is never part of the project:
+# tools/gpu/fetch_original.sh puts it in .original/ (ignored by git), and the device call carries it as well.
 carry='".gpu"'
-[ -d .original ] && carry='".gpu", ".original"' || echo "note: no .original/, so checks.sh will time our steps only" >&2
+[ -d .original ] && carry='".gpu", ".original"' || echo "note: no .original/ (tools/gpu/fetch_original.sh), so checks.sh will time our steps only" >&2
 size=$(du -smc .gpu $( [ -d .original ] && echo .original) | tail -1 | cut -f1)
 [ "$size" -le 64 ] || { echo "what a device call would carry is ${size} MiB, over its 64 MiB" >&2; exit 1; }
 echo "ready (${size} MiB); on the device: bash tools/gpu/checks.sh, carry [${carry}]"

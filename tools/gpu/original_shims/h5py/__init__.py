@@ -1,0 +1,2 @@
+def File(*args, **kwargs):
+    raise NotImplementedError("h5py stub")
