@@ -137,19 +137,6 @@ public abstract class LieGroup
     public virtual Tensor CoordinatePairDistance(Tensor u, Tensor qu, Tensor v, Tensor qv) => PairDistance(u, qu, v, qv);
 
     /// <summary>
-    /// (B, r, c) whether each ball candidate lies within <paramref name="radius"/> of its query, decided exactly as
-    /// <see cref="CoordinatePairDistance"/> &lt; radius would be, without forming the gathered (B, r, c) pair tensors;
-    /// null where the group has no such pass for these tensors, and the caller gathers and compares. For groups whose
-    /// distance needs no orbits (SE(2) has one: the ball search of lifted images tests millions of candidates a step).
-    /// </summary>
-    /// <param name="queries">(B, r, W) the queries' <see cref="DistanceCoordinates"/>.</param>
-    /// <param name="points">(B, n, W) the points' <see cref="DistanceCoordinates"/>.</param>
-    /// <param name="candidates">(B or 1, r, c) each query's candidate points, of which the first <paramref name="counts"/> are real.</param>
-    /// <param name="counts">(B or 1, r) how many of each query's candidates are real (the rest are false).</param>
-    /// <param name="radius">The ball radius, a one-element tensor.</param>
-    internal virtual Tensor? CandidatesWithinRadius(Tensor queries, Tensor points, Tensor candidates, Tensor counts, Tensor radius) => null;
-
-    /// <summary>
     /// The distances between every query and every point of a cloud: queries (B, r, ·) against points (B, n, ·) →
     /// (B, r, n). Neighbour search calls it once per block of query rows; groups whose distance is a Euclidean norm
     /// (<see cref="EuclideanCoordinates"/>) take one matrix product instead of an (r, n, D) difference tensor.

@@ -12,7 +12,7 @@ namespace LieConv.Groups;
 /// V⁻¹ = sinc θ / (2 cosc θ)·I − (θ/2)·J. A point x lifts to [R(φ) | x] for ns stabilizer angles
 /// φ_k = −π + 2πk/ns + φ₀, φ₀ ~ U[0, 2π) once per point. Distance: α|θ| + (1 − α)‖b‖ of the pair's log.
 /// </summary>
-public sealed partial class SE2 : LieGroup
+public sealed class SE2 : LieGroup
 {
     /// <summary>SE(2) with distance weighting α.</summary>
     public SE2(double alpha = DefaultAlpha) : base(alpha) { }

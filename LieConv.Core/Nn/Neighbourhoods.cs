@@ -300,18 +300,13 @@ public static class Neighbourhoods
         (Tensor Points, Tensor Queries) coordinates, long start, long rows, long k, Tensor radius, RandomSource random, Tensor candidate, Tensor counts)
     {
         long batch = cloud.BatchSize, c = candidate.shape[2];
-        var blockQueries = coordinates.Queries.narrow(1, start, rows);
-        var inside = group.CandidatesWithinRadius(blockQueries, coordinates.Points, candidate, counts, radius) ?? InsideByDistance();
-        var (chosen, chosenValid) = random.ChooseSubsets(batch, candidate, inside, start, k, coordinates.Points.dtype);
-        return (candidate.expand(batch, rows, c).gather(-1, chosen), chosenValid, inside.sum(-1));
+        var used = arange(c, device: candidate.device).view(1, 1, c) < counts.unsqueeze(-1);
 
-        Tensor InsideByDistance()
-        {
-            var used = arange(c, device: candidate.device).view(1, 1, c) < counts.unsqueeze(-1);
-            var distance = group.CoordinatePairDistance(blockQueries.unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
-                LiftedCloud.Gather(coordinates.Points, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));     // (B, rows, c)
-            return (distance < radius).logical_and_(used);
-        }
+        var distance = group.CoordinatePairDistance(coordinates.Queries.narrow(1, start, rows).unsqueeze(2), queries.Orbits.narrow(1, start, rows).unsqueeze(2),
+            LiftedCloud.Gather(coordinates.Points, candidate), LiftedCloud.Gather(cloud.Orbits, candidate));         // (B, rows, c)
+        var inside = (distance < radius).logical_and_(used);
+        var (chosen, chosenValid) = random.ChooseSubsets(batch, candidate, inside, start, k, distance.dtype);
+        return (candidate.expand(batch, rows, c).gather(-1, chosen), chosenValid, inside.sum(-1));
     }
 
     /// <summary>Whether clouds that share their bound's coordinates bound each pair of points once (off: per cloud; tests compare).</summary>
