@@ -59,6 +59,12 @@ internal sealed record Configuration(string Name, string Group, double? Original
         var (model, loss, infer, batch, points, backward) = Build(device);
         backward ??= () => loss().backward();
         var optimizer = optim.Adam(model.parameters(), 1e-3);
+        void Step()
+        {
+            optimizer.zero_grad();
+            backward();
+            optimizer.step();
+        }
         var train = new List<double>();
         var residentAfterStep = new List<double>();
         model.train();
@@ -70,9 +76,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             using (TorchRuntime.EnterComputation())   // as the trainer's batches, and timed with them
             using (var scope = NewDisposeScope())
             {
-                optimizer.zero_grad();
-                backward();
-                optimizer.step();
+                Step();
                 if (device.type == DeviceType.CUDA) cuda.synchronize();
             }
             TorchRuntime.FreeUnscopedObjects();   // as the trainer does after every batch, and timed with the step
@@ -89,12 +93,7 @@ internal sealed record Configuration(string Name, string Group, double? Original
             cuda.synchronize();
             using (TorchRuntime.EnterComputation())
             using (var scope = NewDisposeScope())
-                hostSynchronisation = CudaSynchronisationCheck.Check(() =>
-                {
-                    optimizer.zero_grad();
-                    backward();
-                    optimizer.step();
-                });
+                hostSynchronisation = CudaSynchronisationCheck.Check(Step);
             cuda.synchronize();
             TorchRuntime.FreeUnscopedObjects();
         }
