@@ -171,6 +171,29 @@ public class LieGroupTests
         }
     }
 
+    [TestCase(ScalarType.Float32, 3e-7, 3e-6)]
+    [TestCase(ScalarType.Float64, 1e-15, 1e-13)]
+    public void Sinc_IsAccurate_AndItsGradientIsExactAtZero(ScalarType dtype, double valueTolerance, double gradientTolerance)
+    {
+        double[] points = [0.0, -0.0, 1e-30, -1e-8, 1e-4, 0.07, -0.5, 1.0, 2.5, -3.1, 6.0, 40.0];
+        var x = tensor(points, dtype: dtype).requires_grad_(true);
+        var y = SeriesFunctions.Sinc(x);
+        y.sum().backward();
+        var (values, gradients) = (y.to(ScalarType.Float64).data<double>().ToArray(), x.grad!.to(ScalarType.Float64).data<double>().ToArray());
+        for (int i = 0; i < points.Length; i++)
+        {
+            double p = x[i].to(ScalarType.Float64).item<double>();   // the point as the tensor holds it
+            double expected = p == 0 ? 1 : Math.Sin(p) / p;
+            Assert.That(values[i], Is.EqualTo(expected).Within(valueTolerance), $"sinc({p}) {dtype}");
+            Assert.That(double.IsFinite(gradients[i]), $"sinc'({p}) {dtype} not finite");
+            // The gradient cos x / x − sin x / x² cancels near 0 (as libtorch's own sinc's does): exact at 0, compared
+            // from the Taylor switch up.
+            if (p == 0) Assert.That(gradients[i], Is.EqualTo(0.0), $"sinc'(0) {dtype}");
+            else if (Math.Abs(p) >= SeriesFunctions.TaylorThreshold)
+                Assert.That(gradients[i], Is.EqualTo((p * Math.Cos(p) - Math.Sin(p)) / (p * p)).Within(gradientTolerance), $"sinc'({p}) {dtype}");
+        }
+    }
+
     [TestCaseSource(nameof(Cases))]
     public void PairElements_EqualTheMatrixRoute(GroupCatalog.Case c)
     {
