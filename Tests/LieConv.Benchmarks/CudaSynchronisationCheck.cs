@@ -29,7 +29,7 @@ internal static class CudaSynchronisationCheck
     /// The address of c10's sync-debug level, or null with the reason (no CUDA libtorch in the process, or a libtorch
     /// that exports neither symbol).
     /// </summary>
-    public static (IntPtr? Level, string? Unavailable) FindLevel()
+    private static (IntPtr? Level, string? Unavailable) FindLevel()
     {
         // c10's own library normally exports it; the static object is a unique global, so any CUDA library of
         // libtorch that uses it points at the same one.

@@ -45,10 +45,11 @@ if [ -z "${LIECONV_LAUNCH:-}" ]; then
   torchlib=$("$python" -c "import torch,os;print(os.path.join(os.path.dirname(torch.__file__),'lib'))")
   export LD_LIBRARY_PATH="$torchlib:${LD_LIBRARY_PATH:-}"
 fi
+runner=${LIECONV_LAUNCH:-/tmp/dotnet/dotnet}   # what starts a .NET app
 # launch SECONDS APP.dll ARGS...: runs an app under a time limit.
 launch() {
   local limit=$1 app=$2; shift 2
-  timeout "$limit" "${LIECONV_LAUNCH:-/tmp/dotnet/dotnet}" "$apps/$app" "$@"
+  timeout "$limit" "$runner" "$apps/$app" "$@"
 }
 elapsed() { echo $(( $(date +%s) - began )); }
 log() { echo "[$(elapsed) s] $*" | tee -a "$out/checks.log"; }
@@ -80,7 +81,7 @@ measured() {
   echo "${line%\}},\"device_peak_mb\":$((peak > idle ? peak - idle : 0)),\"process_wall_s\":$(( $(date +%s) - start ))}" >> "$out/benchmarks.jsonl"
   log "   $name: exit $code, $(( $(date +%s) - start )) s: $(echo "$line" | grep -o '"train_ms": *[0-9.]*\|"host_synchronisation": *"[^"]*"\|"error": *"[^"]*"' | tr '\n' ' ' | cut -c1-240)"
 }
-ours() { measured "$1 (ours)" "$ours_limit" "${LIECONV_LAUNCH:-/tmp/dotnet/dotnet}" "$apps/LieConv.Benchmarks.dll" \
+ours() { measured "$1 (ours)" "$ours_limit" "$runner" "$apps/LieConv.Benchmarks.dll" \
   --device "$device" --config "$1" --steps "$steps" --warmup 2; }
 theirs() { $has_original && measured "$1 (original)" "$original_limit" env PYTHONUNBUFFERED=1 "$python" tools/gpu/original_baseline.py \
   --original "$original" --device "$device" --configs "$1" --steps "$steps" --warmup 2 --budget-s 45 --qm9 "$qm9"; }
