@@ -56,50 +56,174 @@ internal abstract class LieConvMapperBase : IRowMapper
         return col => any && (col == points || col == features);
     }
 
+    /// <summary>
+    /// The view this mapper's transformed view reads (set by <c>Transform</c>): bulk reads score its rows in batches
+    /// through a cursor of their own that reads ahead. Null for single-row mapping (a <c>PredictionEngine</c>).
+    /// </summary>
+    internal IDataView? Source { get; set; }
+
+    /// <summary>
+    /// The most clouds scored in one batch when reading ahead, and the most points a batch holds once padded to its
+    /// largest cloud (a 10⁵-point cloud is scored alone).
+    /// </summary>
+    internal const int ScoringBatchClouds = 32, ScoringBatchPoints = 1 << 16;
+
     public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
     {
         disposer = () => { };
         // The inputs are active only when an output is (GetDependencies), so their getters may not be asked for otherwise.
         if (!Enumerable.Range(0, OutputCount).Any(activeOutput))
             return new Delegate[OutputCount];
-        var pointsGetter = input.GetGetter<VBuffer<float>>(_points);
-        var featuresGetter = _features is { } f ? input.GetGetter<VBuffer<float>>(f) : null;
-        VBuffer<float> pointsBuffer = default, featuresBuffer = default;
+        var reader = new CloudReader(this, input);
+        var ahead = Source is null ? null : new ScoresAhead(this, Source, input);
+        if (ahead is not null) disposer = ahead.Dispose;
         long cachedPosition = -1;
         float[] cached = [];
-        int d = _parent.SpaceDimension, c = _parent.Channels;
 
-        // Every output comes from one forward pass per row.
+        // Every output comes from one forward pass per row, or from the batch the row was scored in.
         float[] NetworkOutput()
         {
             if (cachedPosition == input.Position)
                 return cached;
-            pointsGetter(ref pointsBuffer);
-            long row = input.Position;
-            int n = PointCloudChecks.PointCount(_points.Name, row, pointsBuffer.Length, d, _parent.MaxPoints);
-            var coordinates = new float[pointsBuffer.Length];
-            pointsBuffer.CopyTo(coordinates);
-            PointCloudChecks.Finite(coordinates, d, _points.Name, row, "coordinates");
+            cached = ahead?.Scores(input.Position) ?? _parent.Score([reader.Read()])[0];
+            cachedPosition = input.Position;
+            return cached;
+        }
+
+        return CreateGetters(NetworkOutput, activeOutput);
+    }
+
+    /// <summary>Reads the current cloud of a row (or cursor), checked, with errors that name the column and the row.</summary>
+    private sealed class CloudReader
+    {
+        private readonly LieConvMapperBase _mapper;
+        private readonly DataViewRow _row;
+        private readonly ValueGetter<VBuffer<float>> _points;
+        private readonly ValueGetter<VBuffer<float>>? _features;
+        private VBuffer<float> _pointsBuffer, _featuresBuffer;
+
+        public CloudReader(LieConvMapperBase mapper, DataViewRow row)
+        {
+            (_mapper, _row) = (mapper, row);
+            _points = row.GetGetter<VBuffer<float>>(mapper._points);
+            _features = mapper._features is { } f ? row.GetGetter<VBuffer<float>>(f) : null;
+        }
+
+        /// <exception cref="InvalidDataException">The row's cloud is empty, ragged, too large or not finite.</exception>
+        public PointCloudInput Read()
+        {
+            var (parent, pointsColumn, featuresColumn) = (_mapper._parent, _mapper._points, _mapper._features);
+            int d = parent.SpaceDimension, c = parent.Channels;
+            _points(ref _pointsBuffer);
+            long row = _row.Position;
+            int n = PointCloudChecks.PointCount(pointsColumn.Name, row, _pointsBuffer.Length, d, parent.MaxPoints);
+            var coordinates = new float[_pointsBuffer.Length];
+            _pointsBuffer.CopyTo(coordinates);
+            PointCloudChecks.Finite(coordinates, d, pointsColumn.Name, row, "coordinates");
             float[] values;
-            if (featuresGetter is null)
+            if (_features is null)
             {
                 values = new float[n];
                 Array.Fill(values, 1f);
             }
             else
             {
-                featuresGetter(ref featuresBuffer);
-                PointCloudChecks.FeatureLength(_features!.Value.Name, row, featuresBuffer.Length, n, c, "as in training");
+                _features(ref _featuresBuffer);
+                PointCloudChecks.FeatureLength(featuresColumn!.Value.Name, row, _featuresBuffer.Length, n, c, "as in training");
                 values = new float[n * c];
-                featuresBuffer.CopyTo(values);
-                PointCloudChecks.Finite(values, c, _features!.Value.Name, row, "features");
+                _featuresBuffer.CopyTo(values);
+                PointCloudChecks.Finite(values, c, featuresColumn!.Value.Name, row, "features");
             }
-            cached = _parent.Score(coordinates, values, n);
-            cachedPosition = input.Position;
-            return cached;
+            return new PointCloudInput(coordinates, values, n);
+        }
+    }
+
+    /// <summary>
+    /// Scores of the rows a cursor is about to reach, computed in batches from a second cursor over the same view that
+    /// reads ahead of it: a network call per batch instead of per row (the README's main job scores its 1,000 test
+    /// digits this way).
+    /// </summary>
+    /// <remarks>
+    /// The second cursor must meet the same rows in the same order, which a cursor that shuffles, or one of a set that
+    /// splits the rows, does not: every row's id is compared with the id the second cursor read at its position, and
+    /// at the first difference this cursor scores row by row from then on. A row that cannot be read (an empty or
+    /// non-finite cloud) ends the batch before it, so that its error is raised when the cursor reaches it, as row-by-row
+    /// scoring would.
+    /// </remarks>
+    private sealed class ScoresAhead(LieConvMapperBase mapper, IDataView source, DataViewRow main) : IDisposable
+    {
+        private readonly ValueGetter<DataViewRowId> _mainId = main.GetIdGetter();
+        private DataViewRowCursor? _cursor;
+        private ValueGetter<DataViewRowId>? _cursorId;
+        private CloudReader? _reader;
+        private long _first = -1;
+        private float[][] _scores = [];
+        private DataViewRowId[] _ids = [];
+        private bool _off;
+
+        /// <summary>The scores of the row at <paramref name="position"/>, or null when it must be scored on its own.</summary>
+        public float[]? Scores(long position)
+        {
+            if (_off) return null;
+            if (position < _first || position >= _first + _scores.Length)
+            {
+                if (!Fill(position)) return null;
+            }
+            DataViewRowId id = default;
+            _mainId(ref id);
+            int slot = (int)(position - _first);
+            if (!id.Equals(_ids[slot]))
+            {
+                _off = true;   // not the rows the second cursor reads: row by row from here on
+                return null;
+            }
+            return _scores[slot];
         }
 
-        return CreateGetters(NetworkOutput, activeOutput);
+        /// <summary>Scores a batch that starts at <paramref name="position"/>; false if its first row cannot be read.</summary>
+        private bool Fill(long position)
+        {
+            if (_cursor is null || _cursor.Position > position)
+            {
+                _cursor?.Dispose();
+                _cursor = source.GetRowCursor(source.Schema.Where(column => column.Index == mapper._points.Index || column.Index == mapper._features?.Index));
+                _cursorId = _cursor.GetIdGetter();
+                _reader = new CloudReader(mapper, _cursor);
+            }
+            while (_cursor.Position < position)
+            {
+                if (_cursor.MoveNext()) continue;
+                _off = true;   // the view ended before the row: not the same rows
+                return false;
+            }
+            var clouds = new List<PointCloudInput>();
+            var ids = new List<DataViewRowId>();
+            int widest = 0;
+            while (true)
+            {
+                PointCloudInput cloud;
+                try
+                {
+                    cloud = _reader!.Read();
+                }
+                catch (InvalidDataException)
+                {
+                    break;   // raised again when the cursor reaches this row
+                }
+                widest = Math.Max(widest, cloud.Points);
+                if (clouds.Count > 0 && (long)widest * (clouds.Count + 1) > ScoringBatchPoints) break;
+                DataViewRowId id = default;
+                _cursorId!(ref id);
+                clouds.Add(cloud);
+                ids.Add(id);
+                if (clouds.Count == ScoringBatchClouds || !_cursor.MoveNext()) break;
+            }
+            if (clouds.Count == 0) return false;
+            (_first, _scores, _ids) = (position, mapper._parent.Score(clouds), ids.ToArray());
+            return true;
+        }
+
+        public void Dispose() => _cursor?.Dispose();
     }
 
     public void Save(ModelSaveContext ctx) => _parent.SaveModel(ctx);

@@ -22,6 +22,7 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
     private readonly Device _device;
     private readonly object _forwardLock = new();
     private bool _disposed;
+    private long _networkCalls;
 
     private protected LieConvTransformerBase(IHostEnvironment env, string name, LieResNet model, Device device, LieConvInputs inputs, string scoreColumn)
         : base(env, name)
@@ -75,6 +76,14 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
 
     private protected override void ThrowIfUnusable() => ObjectDisposedException.ThrowIf(_disposed, this);
 
+    /// <summary>Bulk reads of a transformed view score its rows in batches (<see cref="LieConvMapperBase.Source"/>).</summary>
+    private protected override IRowMapper MakeMapperReading(IDataView input)
+    {
+        var mapper = (LieConvMapperBase)MakeMapper(input.Schema);
+        mapper.Source = input;
+        return mapper;
+    }
+
     /// <summary>The version of what <see cref="SaveModel"/> writes.</summary>
     private protected abstract VersionInfo GetVersion();
 
@@ -107,9 +116,32 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
             LieConvNetworkSettings.SaveWeights(ctx, _model, MaxPoints);
     }
 
-    /// <summary>Runs the network on one cloud; serialised because the module is shared by parallel cursors (§8).</summary>
-    internal float[] Score(float[] coordinates, float[] features, int n)
+    /// <summary>How many network calls scored rows so far (tests tell batched from row-by-row scoring by it).</summary>
+    internal long NetworkCalls => Interlocked.Read(ref _networkCalls);
+
+    /// <summary>
+    /// Runs the network on a batch of clouds, padded to the largest; serialised because the module is shared by
+    /// parallel cursors (§8).
+    /// </summary>
+    /// <remarks>
+    /// A cloud's scores do not depend on the batch it is scored in: padding is masked and the network's evaluation
+    /// draws are a function of the position inside each cloud (<c>RandomSource.Counter</c>), so batches differ from
+    /// one-cloud calls by float rounding only.
+    /// </remarks>
+    internal float[][] Score(IReadOnlyList<PointCloudInput> clouds)
     {
+        Interlocked.Increment(ref _networkCalls);
+        int batch = clouds.Count, n = clouds.Max(cloud => cloud.Points), d = SpaceDimension, c = Channels;
+        var coordinates = new float[batch * n * d];
+        var features = new float[batch * n * c];
+        var mask = new bool[batch * n];
+        for (int b = 0; b < batch; b++)
+        {
+            var cloud = clouds[b];
+            cloud.Coordinates.CopyTo(coordinates, b * n * d);
+            cloud.Features.CopyTo(features, b * n * c);
+            Array.Fill(mask, true, b * n, cloud.Points);
+        }
         lock (_forwardLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -119,17 +151,21 @@ public abstract class LieConvTransformerBase : RowMapperTransformerBase, IDispos
             using (no_grad())
             {
                 _model.eval();
-                var batch = new PointCloudBatch(
-                    tensor(coordinates, new long[] { 1, n, SpaceDimension }).to(_device),
-                    tensor(features, new long[] { 1, n, Channels }).to(_device),
-                    ones(1, n, dtype: ScalarType.Bool, device: _device));
-                scores = Head(_model.forward(batch)).cpu().data<float>().ToArray();
+                var input = new PointCloudBatch(
+                    tensor(coordinates, new long[] { batch, n, d }).to(_device),
+                    tensor(features, new long[] { batch, n, c }).to(_device),
+                    tensor(mask, new long[] { batch, n }).to(_device));
+                scores = Head(_model.forward(input)).cpu().data<float>().ToArray();
             }
             TorchRuntime.FreeUnscopedObjects();   // a serving process scores for days: its C heap must not fragment
-            return scores;
+            int width = scores.Length / batch;
+            return Enumerable.Range(0, batch).Select(b => scores.AsSpan(b * width, width).ToArray()).ToArray();
         }
     }
 }
+
+/// <summary>One cloud as a transformer reads it from a row: flattened (N, d) coordinates and (N, c) features.</summary>
+internal sealed record PointCloudInput(float[] Coordinates, float[] Features, int Points);
 
 /// <summary>What a LieConv transformer reads: its input columns and the shape of the clouds its network takes.</summary>
 /// <param name="PointsColumn">The points column.</param>

@@ -34,7 +34,7 @@ public abstract class RowMapperTransformerBase : ITransformer, ICanSaveModel
     {
         Host.CheckValue(input, nameof(input));
         ThrowIfUnusable();
-        return new RowToRowMapperTransform(Host, input, MakeMapper(input.Schema), MakeMapper);
+        return new RowToRowMapperTransform(Host, input, MakeMapperReading(input), MakeMapper);
     }
 
     /// <inheritdoc/>
@@ -54,6 +54,12 @@ public abstract class RowMapperTransformerBase : ITransformer, ICanSaveModel
 
     /// <summary>The mapper that adds this transformer's columns to rows of <paramref name="inputSchema"/>.</summary>
     private protected abstract IRowMapper MakeMapper(DataViewSchema inputSchema);
+
+    /// <summary>
+    /// The mapper of the view <c>Transform</c> returns over <paramref name="input"/>: by default the same as for its
+    /// schema; a transformer that can use the whole view (to score rows in batches) says so here.
+    /// </summary>
+    private protected virtual IRowMapper MakeMapperReading(IDataView input) => MakeMapper(input.Schema);
 
     /// <summary>Writes the version and the state; also called by the mappers when a transformed view is saved.</summary>
     internal abstract void SaveModel(ModelSaveContext ctx);

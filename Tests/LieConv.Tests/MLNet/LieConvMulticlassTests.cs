@@ -68,7 +68,8 @@ public class LieConvMulticlassTests : TempFolderFixture
         var engine = fresh.Model.CreatePredictionEngine<LabelledCloud, ClassPrediction>(loaded);
         var one = Clouds(1, 11)[0];
         var prediction = engine.Predict(one);
-        Assert.That(prediction.Score, Is.EqualTo(scores[0]));
+        // Transform scores rows in padded batches, the engine one cloud at a time: the same network, rounded differently.
+        Assert.That(prediction.Score, Is.EqualTo(scores[0]).Within(1e-6f));
         Assert.That(prediction.PredictedLabel, Is.AnyOf("circle", "line"));
         (model as IDisposable)?.Dispose();
         (loaded as IDisposable)?.Dispose();
