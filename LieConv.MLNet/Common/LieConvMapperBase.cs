@@ -206,9 +206,11 @@ internal abstract class LieConvMapperBase : IRowMapper
                 {
                     cloud = _reader!.Read();
                 }
-                catch (InvalidDataException)
+                catch (Exception)
                 {
-                    break;   // raised again when the cursor reaches this row
+                    // Whatever fails to read here (a bad cloud, an upstream transform's error) fails again when the
+                    // cursor reaches this row, and must fail there, naming it: the batch ends before it.
+                    break;
                 }
                 widest = Math.Max(widest, cloud.Points);
                 if (clouds.Count > 0 && (long)widest * (clouds.Count + 1) > ScoringBatchPoints) break;
@@ -216,11 +218,26 @@ internal abstract class LieConvMapperBase : IRowMapper
                 _cursorId!(ref id);
                 clouds.Add(cloud);
                 ids.Add(id);
-                if (clouds.Count == ScoringBatchClouds || !_cursor.MoveNext()) break;
+                if (clouds.Count == ScoringBatchClouds || !MoveAhead()) break;
             }
             if (clouds.Count == 0) return false;
             (_first, _scores, _ids) = (position, mapper._parent.Score(clouds), ids.ToArray());
             return true;
+        }
+
+        /// <summary>The next row ahead; false at the end, or after an error, from which on the cursor scores row by row.</summary>
+        private bool MoveAhead()
+        {
+            try
+            {
+                return _cursor!.MoveNext();
+            }
+            catch (Exception)
+            {
+                // The cursor read ahead of meets the error at its own row, if it is an error of that row.
+                _off = true;
+                return false;
+            }
         }
 
         public void Dispose() => _cursor?.Dispose();
