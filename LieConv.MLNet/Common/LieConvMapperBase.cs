@@ -58,7 +58,8 @@ internal abstract class LieConvMapperBase : IRowMapper
 
     /// <summary>
     /// The view this mapper's transformed view reads (set by <c>Transform</c>): bulk reads score its rows in batches
-    /// through a cursor of their own that reads ahead. Null for single-row mapping (a <c>PredictionEngine</c>).
+    /// through a cursor of their own that reads ahead (<see cref="RowsAhead{TRow}"/>). Null for single-row mapping (a
+    /// <c>PredictionEngine</c>).
     /// </summary>
     internal IDataView? Source { get; set; }
 
@@ -75,7 +76,8 @@ internal abstract class LieConvMapperBase : IRowMapper
         if (!Enumerable.Range(0, OutputCount).Any(activeOutput))
             return new Delegate[OutputCount];
         var reader = new CloudReader(this, input);
-        var ahead = Source is null ? null : new ScoresAhead(this, Source, input);
+        var ahead = Source is null ? null : new RowsAhead<PointCloudInput>(Source, new[] { _points, _features }.OfType<DataViewSchema.Column>(), input,
+            row => new CloudReader(this, row).Read, FitsBatch, _parent.Score);
         if (ahead is not null) disposer = ahead.Dispose;
         long cachedPosition = -1;
         float[] cached = [];
@@ -85,13 +87,17 @@ internal abstract class LieConvMapperBase : IRowMapper
         {
             if (cachedPosition == input.Position)
                 return cached;
-            cached = ahead?.Scores(input.Position) ?? _parent.Score([reader.Read()])[0];
+            cached = ahead?.Outputs(input.Position) ?? _parent.Score([reader.Read()])[0];
             cachedPosition = input.Position;
             return cached;
         }
 
         return CreateGetters(NetworkOutput, activeOutput);
     }
+
+    /// <summary>Whether <paramref name="next"/> may join <paramref name="batch"/>: within the batch's clouds and, padded to the largest, its points.</summary>
+    private static bool FitsBatch(IReadOnlyList<PointCloudInput> batch, PointCloudInput next) =>
+        batch.Count < ScoringBatchClouds && (long)Math.Max(batch.Max(cloud => cloud.Points), next.Points) * (batch.Count + 1) <= ScoringBatchPoints;
 
     /// <summary>Reads the current cloud of a row (or cursor), checked, with errors that name the column and the row.</summary>
     private sealed class CloudReader
@@ -136,111 +142,6 @@ internal abstract class LieConvMapperBase : IRowMapper
             }
             return new PointCloudInput(coordinates, values, n);
         }
-    }
-
-    /// <summary>
-    /// Scores of the rows a cursor is about to reach, computed in batches from a second cursor over the same view that
-    /// reads ahead of it: a network call per batch instead of per row (the README's main job scores its 1,000 test
-    /// digits this way).
-    /// </summary>
-    /// <remarks>
-    /// The second cursor must meet the same rows in the same order, which a cursor that shuffles, or one of a set that
-    /// splits the rows, does not: every row's id is compared with the id the second cursor read at its position, and
-    /// at the first difference this cursor scores row by row from then on. A row that cannot be read (an empty or
-    /// non-finite cloud) ends the batch before it, so that its error is raised when the cursor reaches it, as row-by-row
-    /// scoring would.
-    /// </remarks>
-    private sealed class ScoresAhead(LieConvMapperBase mapper, IDataView source, DataViewRow main) : IDisposable
-    {
-        private readonly ValueGetter<DataViewRowId> _mainId = main.GetIdGetter();
-        private DataViewRowCursor? _cursor;
-        private ValueGetter<DataViewRowId>? _cursorId;
-        private CloudReader? _reader;
-        private long _first = -1;
-        private float[][] _scores = [];
-        private DataViewRowId[] _ids = [];
-        private bool _off;
-
-        /// <summary>The scores of the row at <paramref name="position"/>, or null when it must be scored on its own.</summary>
-        public float[]? Scores(long position)
-        {
-            if (_off) return null;
-            if (position < _first || position >= _first + _scores.Length)
-            {
-                if (!Fill(position)) return null;
-            }
-            DataViewRowId id = default;
-            _mainId(ref id);
-            int slot = (int)(position - _first);
-            if (!id.Equals(_ids[slot]))
-            {
-                _off = true;   // not the rows the second cursor reads: row by row from here on
-                return null;
-            }
-            return _scores[slot];
-        }
-
-        /// <summary>Scores a batch that starts at <paramref name="position"/>; false if its first row cannot be read.</summary>
-        private bool Fill(long position)
-        {
-            if (_cursor is null || _cursor.Position > position)
-            {
-                _cursor?.Dispose();
-                _cursor = source.GetRowCursor(source.Schema.Where(column => column.Index == mapper._points.Index || column.Index == mapper._features?.Index));
-                _cursorId = _cursor.GetIdGetter();
-                _reader = new CloudReader(mapper, _cursor);
-            }
-            while (_cursor.Position < position)
-            {
-                if (_cursor.MoveNext()) continue;
-                _off = true;   // the view ended before the row: not the same rows
-                return false;
-            }
-            var clouds = new List<PointCloudInput>();
-            var ids = new List<DataViewRowId>();
-            int widest = 0;
-            while (true)
-            {
-                PointCloudInput cloud;
-                try
-                {
-                    cloud = _reader!.Read();
-                }
-                catch (Exception)
-                {
-                    // Whatever fails to read here (a bad cloud, an upstream transform's error) fails again when the
-                    // cursor reaches this row, and must fail there, naming it: the batch ends before it.
-                    break;
-                }
-                widest = Math.Max(widest, cloud.Points);
-                if (clouds.Count > 0 && (long)widest * (clouds.Count + 1) > ScoringBatchPoints) break;
-                DataViewRowId id = default;
-                _cursorId!(ref id);
-                clouds.Add(cloud);
-                ids.Add(id);
-                if (clouds.Count == ScoringBatchClouds || !MoveAhead()) break;
-            }
-            if (clouds.Count == 0) return false;
-            (_first, _scores, _ids) = (position, mapper._parent.Score(clouds), ids.ToArray());
-            return true;
-        }
-
-        /// <summary>The next row ahead; false at the end, or after an error, from which on the cursor scores row by row.</summary>
-        private bool MoveAhead()
-        {
-            try
-            {
-                return _cursor!.MoveNext();
-            }
-            catch (Exception)
-            {
-                // The cursor read ahead of meets the error at its own row, if it is an error of that row.
-                _off = true;
-                return false;
-            }
-        }
-
-        public void Dispose() => _cursor?.Dispose();
     }
 
     public void Save(ModelSaveContext ctx) => _parent.SaveModel(ctx);

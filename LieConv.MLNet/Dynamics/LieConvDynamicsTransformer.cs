@@ -118,6 +118,9 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
 
     private protected override IRowMapper MakeMapper(DataViewSchema inputSchema) => new Mapper(this, inputSchema);
 
+    /// <summary>Bulk reads of a transformed view integrate its rows in batches of one time grid (<see cref="RowsAhead{TRow}"/>).</summary>
+    private protected override IRowMapper MakeMapperReading(IDataView input) => new Mapper(this, input.Schema) { Source = input };
+
     private protected override void ThrowIfUnusable() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     private static VersionInfo GetVersionInfo() => new(
@@ -179,9 +182,15 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
         => new Mapper(Create(env, ctx), inputSchema);
 
+    /// <summary>How many integrations ran so far (tests tell batched from row-by-row prediction by it).</summary>
+    internal long NetworkCalls => Interlocked.Read(ref _networkCalls);
+
+    private long _networkCalls;
+
     /// <summary>The integration of <paramref name="systems"/> systems on one grid; serialised because the module is shared by parallel cursors.</summary>
     private float[] Integrate(float[] initialState, float[] systemParameters, float[] times, int systems = 1)
     {
+        Interlocked.Increment(ref _networkCalls);
         var spec = _model.Options;
         lock (_forwardLock)
         {
@@ -202,8 +211,14 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
         }
     }
 
+    /// <summary>One row's checked input: z₀, the system parameters and the time grid.</summary>
+    private sealed record SystemInput(float[] InitialState, float[] SystemParameters, float[] Times);
+
     private sealed class Mapper : IRowMapper
     {
+        /// <summary>The most systems integrated at once when reading ahead (the trainer's default batch is 200).</summary>
+        private const int IntegrationBatchSystems = 32;
+
         private readonly LieConvDynamicsTransformer _parent;
         private readonly DataViewSchema.Column _initialState;
         private readonly DataViewSchema.Column _systemParameters;
@@ -233,28 +248,26 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
             return col => active && (col == _initialState.Index || col == _systemParameters.Index || col == _times.Index);
         }
 
+        /// <summary>
+        /// The view this mapper's transformed view reads (set by <c>Transform</c>): bulk reads integrate its rows in
+        /// batches through a cursor that reads ahead. Null for single-row mapping (a <c>PredictionEngine</c>).
+        /// </summary>
+        internal IDataView? Source { get; init; }
+
         public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
         {
             disposer = () => { };
             if (!activeOutput(0)) return new Delegate[1];
-            var getters = new[] { _initialState, _systemParameters, _times }.Select(c => input.GetGetter<VBuffer<float>>(c)).ToArray();
-            var buffers = new VBuffer<float>[3];
+            var read = Reader(input);
+            var ahead = Source is null ? null : new RowsAhead<SystemInput>(Source, [_initialState, _systemParameters, _times], input, Reader, FitsBatch, Integrate);
+            if (ahead is not null) disposer = ahead.Dispose;
             long cachedPosition = -1;
             float[] cached = [];
-            var spec = _parent._model.Options;
             ValueGetter<VBuffer<float>> getter = (ref VBuffer<float> dst) =>
             {
                 if (cachedPosition != input.Position)
                 {
-                    var arrays = new float[3][];
-                    for (int i = 0; i < 3; i++)
-                    {
-                        getters[i](ref buffers[i]);
-                        arrays[i] = new float[buffers[i].Length];
-                        buffers[i].CopyTo(arrays[i]);
-                    }
-                    DynamicsRows.Check(_parent._columns, input.Position, spec, arrays[0], arrays[1], arrays[2], default, hasTrajectory: false);
-                    cached = _parent.Integrate(arrays[0], arrays[1], arrays[2]);
+                    cached = ahead?.Outputs(input.Position) ?? Integrate([read()])[0];
                     cachedPosition = input.Position;
                 }
                 var editor = VBufferEditor.Create(ref dst, cached.Length);
@@ -262,6 +275,39 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
                 dst = editor.Commit();
             };
             return [getter];
+        }
+
+        /// <summary>Reads and checks the current system of a row (or cursor); the errors name the column and the row.</summary>
+        private Func<SystemInput> Reader(DataViewRow row)
+        {
+            var getters = new[] { _initialState, _systemParameters, _times }.Select(c => row.GetGetter<VBuffer<float>>(c)).ToArray();
+            var buffers = new VBuffer<float>[3];
+            var spec = _parent._model.Options;
+            return () =>
+            {
+                var arrays = new float[3][];
+                for (int i = 0; i < 3; i++)
+                {
+                    getters[i](ref buffers[i]);
+                    arrays[i] = new float[buffers[i].Length];
+                    buffers[i].CopyTo(arrays[i]);
+                }
+                DynamicsRows.Check(_parent._columns, row.Position, spec, arrays[0], arrays[1], arrays[2], default, hasTrajectory: false);
+                return new SystemInput(arrays[0], arrays[1], arrays[2]);
+            };
+        }
+
+        /// <summary>Whether <paramref name="next"/> may join <paramref name="batch"/>: a batch is integrated on one time grid.</summary>
+        private static bool FitsBatch(IReadOnlyList<SystemInput> batch, SystemInput next) =>
+            batch.Count < IntegrationBatchSystems && next.Times.AsSpan().SequenceEqual(batch[0].Times);
+
+        /// <summary>The trajectories of systems that share their time grid, in one integration.</summary>
+        private float[][] Integrate(IReadOnlyList<SystemInput> systems)
+        {
+            var times = systems[0].Times;
+            var flat = _parent.Integrate(systems.SelectMany(s => s.InitialState).ToArray(), systems.SelectMany(s => s.SystemParameters).ToArray(), times, systems.Count);
+            int length = flat.Length / systems.Count;
+            return Enumerable.Range(0, systems.Count).Select(i => flat.AsSpan(i * length, length).ToArray()).ToArray();
         }
 
         public void Save(ModelSaveContext ctx) => _parent.SaveModel(ctx);
