@@ -109,7 +109,8 @@ public sealed class BottleBlock : nn.Module<LiftedCloud, LiftedCloud>
         if (realOut is not null) output = realOut.Unpack(output);
 
         var shortcut = queries is null ? cloud.Values : LiftedCloud.Gather(cloud.Values, queries);
-        output = output + nn.functional.pad(shortcut, new[] { 0L, OutChannels - InChannels });
+        // Zero-padding by nothing would still copy the shortcut (libtorch's pad clones): most blocks keep their width.
+        output = output + (OutChannels == InChannels ? shortcut : nn.functional.pad(shortcut, new[] { 0L, OutChannels - InChannels }));
         return convolved.WithValues(output);
     }
 
