@@ -63,11 +63,8 @@ internal abstract class LieConvMapperBase : IRowMapper
     /// </summary>
     internal IDataView? Source { get; set; }
 
-    /// <summary>
-    /// The most clouds scored in one batch when reading ahead, and the most points a batch holds once padded to its
-    /// largest cloud (a 10⁵-point cloud is scored alone).
-    /// </summary>
-    internal const int ScoringBatchClouds = 32, ScoringBatchPoints = 1 << 16;
+    /// <summary>The most points a batch scored ahead holds once padded to its largest cloud (a 10⁵-point cloud is scored alone).</summary>
+    private const int ScoringBatchPoints = 1 << 16;
 
     public Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
     {
@@ -95,9 +92,9 @@ internal abstract class LieConvMapperBase : IRowMapper
         return CreateGetters(NetworkOutput, activeOutput);
     }
 
-    /// <summary>Whether <paramref name="next"/> may join <paramref name="batch"/>: within the batch's clouds and, padded to the largest, its points.</summary>
+    /// <summary>Whether <paramref name="next"/> may join <paramref name="batch"/>: the batch, padded to its largest cloud, within the point budget.</summary>
     private static bool FitsBatch(IReadOnlyList<PointCloudInput> batch, PointCloudInput next) =>
-        batch.Count < ScoringBatchClouds && (long)Math.Max(batch.Max(cloud => cloud.Points), next.Points) * (batch.Count + 1) <= ScoringBatchPoints;
+        (long)Math.Max(batch.Max(cloud => cloud.Points), next.Points) * (batch.Count + 1) <= ScoringBatchPoints;
 
     /// <summary>Reads the current cloud of a row (or cursor), checked, with errors that name the column and the row.</summary>
     private sealed class CloudReader

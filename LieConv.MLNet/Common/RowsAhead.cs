@@ -18,6 +18,9 @@ namespace LieConv.MLNet;
 /// <typeparam name="TRow">One row's checked input.</typeparam>
 internal sealed class RowsAhead<TRow> : IDisposable
 {
+    /// <summary>The most rows computed in one batch.</summary>
+    public const int MaxBatchRows = 32;
+
     private readonly IDataView _source;
     private readonly DataViewSchema.Column[] _columns;
     private readonly ValueGetter<DataViewRowId> _mainId;
@@ -36,7 +39,7 @@ internal sealed class RowsAhead<TRow> : IDisposable
     /// <param name="columns">The input columns a row's output depends on.</param>
     /// <param name="main">The main cursor's row.</param>
     /// <param name="reader">Given a row (or cursor), reads and checks its current input; throws on a bad row.</param>
-    /// <param name="fits">Whether the next row may join the batch read so far (never asked for the first row).</param>
+    /// <param name="fits">Whether the next row may join the batch read so far, beyond <see cref="MaxBatchRows"/> (never asked for the first row).</param>
     /// <param name="compute">The outputs of a batch of rows, in order.</param>
     public RowsAhead(IDataView source, IEnumerable<DataViewSchema.Column> columns, DataViewRow main, Func<DataViewRow, Func<TRow>> reader,
         Func<IReadOnlyList<TRow>, TRow, bool> fits, Func<IReadOnlyList<TRow>, float[][]> compute)
@@ -90,7 +93,7 @@ internal sealed class RowsAhead<TRow> : IDisposable
             {
                 break;   // raised again, naming the row, when the main cursor reaches it
             }
-            if (rows.Count > 0 && !_fits(rows, row)) break;
+            if (rows.Count > 0 && (rows.Count == MaxBatchRows || !_fits(rows, row))) break;
             DataViewRowId id = default;
             _cursorId!(ref id);
             rows.Add(row);

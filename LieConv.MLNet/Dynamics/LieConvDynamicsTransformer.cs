@@ -103,6 +103,12 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
             throw new ArgumentException($"Give as many parameter vectors ({systemParameters.Count}) as initial states ({initialStates.Count}), at least one.", nameof(systemParameters));
         for (int i = 0; i < initialStates.Count; i++)
             DynamicsRows.Check(_columns, i, _model.Options, initialStates[i], systemParameters[i], times, default, hasTrajectory: false);
+        return IntegrateEach(initialStates, systemParameters, times);
+    }
+
+    /// <summary>Checked systems on one time grid, integrated together: one trajectory each, row-major (T, 2nd).</summary>
+    private float[][] IntegrateEach(IReadOnlyList<float[]> initialStates, IReadOnlyList<float[]> systemParameters, float[] times)
+    {
         var flat = Integrate(initialStates.SelectMany(z => z).ToArray(), systemParameters.SelectMany(p => p).ToArray(), times, initialStates.Count);
         int length = times.Length * _model.Options.StateSize;
         return Enumerable.Range(0, initialStates.Count).Select(i => flat.AsSpan(i * length, length).ToArray()).ToArray();
@@ -216,9 +222,6 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
 
     private sealed class Mapper : IRowMapper
     {
-        /// <summary>The most systems integrated at once when reading ahead (the trainer's default batch is 200).</summary>
-        private const int IntegrationBatchSystems = 32;
-
         private readonly LieConvDynamicsTransformer _parent;
         private readonly DataViewSchema.Column _initialState;
         private readonly DataViewSchema.Column _systemParameters;
@@ -298,17 +301,11 @@ public sealed class LieConvDynamicsTransformer : RowMapperTransformerBase, IDisp
         }
 
         /// <summary>Whether <paramref name="next"/> may join <paramref name="batch"/>: a batch is integrated on one time grid.</summary>
-        private static bool FitsBatch(IReadOnlyList<SystemInput> batch, SystemInput next) =>
-            batch.Count < IntegrationBatchSystems && next.Times.AsSpan().SequenceEqual(batch[0].Times);
+        private static bool FitsBatch(IReadOnlyList<SystemInput> batch, SystemInput next) => next.Times.AsSpan().SequenceEqual(batch[0].Times);
 
         /// <summary>The trajectories of systems that share their time grid, in one integration.</summary>
-        private float[][] Integrate(IReadOnlyList<SystemInput> systems)
-        {
-            var times = systems[0].Times;
-            var flat = _parent.Integrate(systems.SelectMany(s => s.InitialState).ToArray(), systems.SelectMany(s => s.SystemParameters).ToArray(), times, systems.Count);
-            int length = flat.Length / systems.Count;
-            return Enumerable.Range(0, systems.Count).Select(i => flat.AsSpan(i * length, length).ToArray()).ToArray();
-        }
+        private float[][] Integrate(IReadOnlyList<SystemInput> systems) =>
+            _parent.IntegrateEach(systems.Select(s => s.InitialState).ToList(), systems.Select(s => s.SystemParameters).ToList(), systems[0].Times);
 
         public void Save(ModelSaveContext ctx) => _parent.SaveModel(ctx);
 
