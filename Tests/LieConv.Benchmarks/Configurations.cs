@@ -45,6 +45,47 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
     /// (<see cref="CudaSynchronisationCheck"/>): "none", or the error and where; null on the CPU.
     /// </summary>
     public string? HostSynchronisation { get; init; }
+
+    /// <summary>
+    /// The processor the line was measured on (<see cref="HostDescription"/>): the CI machine's host changes between
+    /// sessions (Intel with AVX-512 and MKL's AVX-512 kernels in some, AMD EPYC in others), and ratios against the
+    /// original's fixed numbers are only comparable on like hosts.
+    /// </summary>
+    public string Host { get; init; } = HostDescription.Current;
+}
+
+/// <summary>The processor and thread setup a benchmark line was measured with, in one line of text.</summary>
+internal static class HostDescription
+{
+    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512".</summary>
+    public static string Current { get; } = Describe();
+
+    private static string Describe()
+    {
+        string vectors = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
+            : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2"
+            : System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? "Neon" : "no wide vectors";
+        return $"{ProcessorModel()}, {Environment.ProcessorCount} logical processors, {get_num_threads()} libtorch threads, {vectors}";
+    }
+
+    /// <summary>The first "model name" of /proc/cpuinfo on Linux; elsewhere the architecture.</summary>
+    private static string ProcessorModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':') is int colon and > 0)
+                        return line[(colon + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+    }
 }
 
 /// <summary>A network, a batch and a loss, timed the same way for every configuration.</summary>
