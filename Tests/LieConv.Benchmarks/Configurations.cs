@@ -48,8 +48,8 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 
     /// <summary>
     /// The processor the line was measured on (<see cref="HostDescription"/>): the CI machine's host changes between
-    /// sessions (Intel with AVX-512 and MKL's AVX-512 kernels in some, AMD EPYC in others), and ratios against the
-    /// original's fixed numbers are only comparable on like hosts.
+    /// sessions (MKL's AVX-512 kernels in some, an AMD EPYC with MKL's generic kernels in others), and ratios against
+    /// the original's fixed numbers are only comparable on like hosts.
     /// </summary>
     public string Host { get; init; } = HostDescription.Current;
 }
