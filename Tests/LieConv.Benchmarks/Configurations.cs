@@ -57,7 +57,7 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 /// <summary>The processor and thread setup a benchmark line was measured with, in one line of text.</summary>
 internal static class HostDescription
 {
-    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512".</summary>
+    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512, LD_PRELOAD libmkl_intel_kernels.so".</summary>
     public static string Current { get; } = Describe();
 
     private static string Describe()
@@ -65,7 +65,11 @@ internal static class HostDescription
         string vectors = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
             : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2"
             : System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? "Neon" : "no wide vectors";
-        return $"{ProcessorModel()}, {Environment.ProcessorCount} logical processors, {get_num_threads()} libtorch threads, {vectors}";
+        // A preloaded library can change which kernels libtorch runs (tools/mkl-amd): the line says so.
+        string preloaded = Environment.GetEnvironmentVariable("LD_PRELOAD") is { Length: > 0 } preload
+            ? ", LD_PRELOAD " + string.Join(" ", preload.Split([' ', ':'], StringSplitOptions.RemoveEmptyEntries).Select(Path.GetFileName))
+            : "";
+        return $"{ProcessorModel()}, {Environment.ProcessorCount} logical processors, {get_num_threads()} libtorch threads, {vectors}{preloaded}";
     }
 
     /// <summary>The first "model name" of /proc/cpuinfo on Linux; elsewhere the architecture.</summary>
