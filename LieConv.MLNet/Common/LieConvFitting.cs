@@ -195,6 +195,7 @@ internal static class LieConvFitting
             ch.Info("LieConv {0}: {1} training clouds{2}, {3}, {4} parameters, on {5}.", task.Name, rows.Count,
                 validation is null ? "" : $", {validation.Count} validation clouds", spec.Group,
                 model.parameters().Sum(p => p.numel()), device);
+            MklKernelsNote.Report(ch, device);
             var augmentation = options.Augmentation;
             var metrics = validation is null
                 ? null

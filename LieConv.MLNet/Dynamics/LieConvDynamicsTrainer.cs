@@ -182,6 +182,7 @@ public sealed class LieConvDynamicsTrainer : IEstimator<LieConvDynamicsTransform
             spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? $", {spec.Group}" : "",
             spec.Particles, rows.Count, validation is null ? "" : $", {validation.Count} validation systems",
             model.parameters().Sum(p => p.numel()), device);
+        MklKernelsNote.Report(ch, device);
         var metrics = validation is null ? null : IntegratedDynamics.ValidationMetrics;
         using var trainer = new Trainer<DynamicsBatch>(model,
             b =>

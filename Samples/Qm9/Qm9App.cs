@@ -86,6 +86,7 @@ public static class Qm9App
         console.MarkupLine(Markup.Escape($"QM9 {Qm9Targets.Name(target)} ({unit}) from {dataName}: {train.Count} training, {valid.Count} validation, " +
             $"{test.Count} test molecules; {network.Group}, k {network.K}, {network.NumLayers} layers, nbhd {network.Nbhd}, fill {network.Fill}, " +
             $"lift samples {network.LiftSamples}, {epochs} epochs of batch {batchSize}, augmentation {(augment ? "SE3" : "none")}."));
+        if (ProcessorNote.ForDevice(result.GetValue(options.Device)) is string note) console.MarkupLine(Markup.Escape(note));
 
         var ml = new MLContext(seed: result.GetValue(options.Seed));
         var trainView = ml.Data.LoadFromEnumerable(train);

@@ -48,6 +48,7 @@ public static class RotMnistApp
         console.MarkupLine(Markup.Escape($"RotMNIST ({dataName}): {train.Count} training and {test.Count} test digits; {network.Group}, k {network.K}, " +
             $"{network.NumLayers} layers, nbhd {network.Nbhd}, fill {network.Fill}, total_ds {network.TotalDs}, lift samples {network.LiftSamples}, " +
             $"{epochs} epochs of batch {batchSize}, lr {result.GetValue(options.LearningRate)}, augmentation {(augment ? "SO2" : "none")}."));
+        if (ProcessorNote.ForDevice(result.GetValue(options.Device)) is string note) console.MarkupLine(Markup.Escape(note));
 
         var ml = new MLContext(seed: result.GetValue(options.Seed));
         var trainView = ml.Data.LoadFromEnumerable(train);

@@ -155,6 +155,7 @@ public static class SpringsApp
         string groupText = spec.Network is DynamicsNetworkKind.HLieResNet or DynamicsNetworkKind.FLieResNet ? spec.GroupSpec : "none";
         console.MarkupLine(Markup.Escape($"{spec.Network}: k {spec.EffectiveChannels}, {spec.EffectiveLayers} layers, group {groupText}; " +
             $"{trainCount} train / {validationCount} val / {testCount} test systems, {epochs} epochs, batch {batchSize}, lr {SampleOptions.Format(learningRate)}"));
+        if (ProcessorNote.ForDevice(parsed.GetValue(options.Device)) is string note) console.MarkupLine(Markup.Escape(note));
         var (model, trainSeconds) = report.Run($"{spec.Network}", trainCount, batchSize, epochs, progress => ml.Regression.Trainers.LieConvDynamics(new LieConvDynamicsTrainer.Options
         {
             Network = spec.Network.ToString(),

@@ -57,7 +57,7 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 /// <summary>The processor and thread setup a benchmark line was measured with, in one line of text.</summary>
 internal static class HostDescription
 {
-    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512, LD_PRELOAD libmkl_intel_kernels.so".</summary>
+    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512, MKL own kernels, LD_PRELOAD libmkl_intel_kernels.so".</summary>
     public static string Current { get; } = Describe();
 
     private static string Describe()
@@ -69,7 +69,8 @@ internal static class HostDescription
         string preloaded = Environment.GetEnvironmentVariable("LD_PRELOAD") is { Length: > 0 } preload
             ? ", LD_PRELOAD " + string.Join(" ", preload.Split([' ', ':'], StringSplitOptions.RemoveEmptyEntries).Select(Path.GetFileName))
             : "";
-        return $"{ProcessorModel()}, {Environment.ProcessorCount} logical processors, {get_num_threads()} libtorch threads, {vectors}{preloaded}";
+        string mkl = TorchRuntime.MklTakesGenericKernels() switch { true => ", MKL generic kernels", false => ", MKL own kernels", null => "" };
+        return $"{ProcessorModel()}, {Environment.ProcessorCount} logical processors, {get_num_threads()} libtorch threads, {vectors}{mkl}{preloaded}";
     }
 
     /// <summary>The first "model name" of /proc/cpuinfo on Linux; elsewhere the architecture.</summary>

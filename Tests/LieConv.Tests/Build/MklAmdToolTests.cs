@@ -5,9 +5,9 @@ using NUnit.Framework;
 namespace LieConv.Tests.Build;
 
 /// <summary>
-/// tools/mkl-amd: its build script makes a library that answers MKL's vendor test, and the libtorch this project
-/// ships still exports that function for it to stand in for (a TorchSharp upgrade that links MKL differently fails
-/// here rather than leaving the tool silently without effect).
+/// tools/mkl-amd: its build script makes a library that answers MKL's vendor test, the libtorch this project ships
+/// still exports that function for it to stand in for (a TorchSharp upgrade that links MKL differently fails here
+/// rather than leaving the tool silently without effect), and TorchRuntime tells whether MKL takes generic kernels.
 /// </summary>
 [TestFixture]
 public sealed class MklAmdToolTests
@@ -62,6 +62,24 @@ public sealed class MklAmdToolTests
         {
             NativeLibrary.Free(library);
         }
+    }
+
+    /// <summary>
+    /// TorchRuntime.MklTakesGenericKernels: in this process (nothing preloaded, unless the tests run under the tool's
+    /// library) MKL takes its generic kernels exactly when the processor is not Intel's.
+    /// </summary>
+    [Test]
+    public void MklTakesGenericKernels_ExactlyOnProcessorsNotIntels_UnlessTheLibraryIsPreloaded()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo")) Assert.Ignore("Reads /proc/cpuinfo (Linux).");
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) Assert.Ignore("MKL is in libtorch's x64 builds only.");
+        var vendor = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("vendor_id", StringComparison.Ordinal));
+        if (vendor is null) Assert.Ignore("/proc/cpuinfo names no vendor.");
+        bool preloaded = (Environment.GetEnvironmentVariable("LD_PRELOAD") ?? "").Contains("mkl_intel_kernels", StringComparison.Ordinal);
+
+        bool? generic = LieConv.Runtime.TorchRuntime.MklTakesGenericKernels();
+
+        Assert.That(generic, Is.EqualTo(!preloaded && !vendor.Contains("GenuineIntel", StringComparison.Ordinal)), vendor);
     }
 
     private static bool HasCompiler() =>

@@ -37,6 +37,9 @@ public class TrainingOptionsTests : TempFolderFixture
         Assert.That(reports.Count(r => r.Kind == ProgressKind.Step), Is.EqualTo(2 * 2), "16 clouds in batches of 8 for 2 epochs, reported every step");
         Assert.That(reports.Last().EstimatedRemaining, Is.Not.Null);
         Assert.That(messages.Any(m => m.Contains("validation Accuracy")), Is.True, string.Join("\n", messages));
+        // On the CPU the log says when libtorch's MKL takes its generic kernels (an AMD processor without tools/mkl-amd).
+        Assert.That(messages.Any(m => m.Contains("generic matrix kernels")), Is.EqualTo(LieConv.Runtime.TorchRuntime.MklTakesGenericKernels() == true),
+            string.Join("\n", messages));
     }
 
     [Test]
