@@ -8,6 +8,16 @@ public static partial class TorchRuntime
     private const string MklVendorTest = "mkl_serv_intel_cpu_true";
 
     /// <summary>
+    /// When <see cref="MklTakesGenericKernels"/> is true: one line for a log or console that says so and what to do;
+    /// otherwise null. Matters for CPU work only.
+    /// </summary>
+    public static string? MklGenericKernelsNote() =>
+        MklTakesGenericKernels() == true
+            ? "libtorch's MKL runs its generic matrix kernels on this (non-Intel) processor; preloading tools/mkl-amd's library " +
+              "makes it run its own, about twice as fast on an AMD EPYC with AVX-512 (README → Runtime → \"AMD processors\")."
+            : null;
+
+    /// <summary>
     /// Whether libtorch's MKL runs its generic matrix kernels in this process because the processor is not Intel's
     /// (true on AMD processors unless <c>tools/mkl-amd</c>'s library answers MKL's vendor test); null where it cannot
     /// tell (not Linux, or a libtorch without MKL).
