@@ -13,21 +13,22 @@ public static partial class TorchRuntime
     /// </summary>
     public static string? MklGenericKernelsNote() =>
         MklTakesGenericKernels() == true
-            ? "libtorch's MKL runs its generic matrix kernels on this (non-Intel) processor; preloading tools/mkl-amd's library " +
-              "makes it run its own, about twice as fast on an AMD EPYC with AVX-512 (README → Runtime → \"AMD processors\")."
+            ? $"libtorch's MKL runs its generic matrix kernels on this (non-Intel) processor ({MklOwnKernels.Outcome}); its own " +
+              "are about twice as fast on an AMD EPYC with AVX-512 (README → Runtime → \"AMD processors\")."
             : null;
 
     /// <summary>
-    /// Whether libtorch's MKL runs its generic matrix kernels in this process because the processor is not Intel's
-    /// (true on AMD processors unless <c>tools/mkl-amd</c>'s library answers MKL's vendor test); null where it cannot
-    /// tell (not Linux, or a libtorch without MKL).
+    /// Whether libtorch's MKL runs its generic matrix kernels in this process because the processor is not Intel's:
+    /// false on Linux x86-64 wherever LieConv loaded before libtorch (it answers MKL's vendor test itself) unless
+    /// <c>LIECONV_MKL_OWN_KERNELS=0</c>; null where it cannot tell (not Linux, or a libtorch without MKL).
     /// </summary>
     /// <remarks>
     /// MKL, inside libtorch_cpu.so, asks <c>mkl_serv_intel_cpu_true()</c> and takes generic kernels when it answers 0,
     /// whatever instructions the processor has: on an AMD EPYC with AVX-512, float32 products ran at less than half
-    /// the rate of MKL's own kernels (README → Runtime → "AMD processors"). This asks the same function MKL's own call
-    /// reaches: a library in the process's global scope (preloaded) first, else libtorch's. Loads libtorch if it is
-    /// not loaded yet.
+    /// the rate of MKL's own kernels (README → Runtime → "AMD processors"). LieConv.Core answers it with 1 when it is
+    /// loaded (README → Runtime → "AMD processors"). This asks the same function MKL's own call reaches: a library in the
+    /// process's global scope (LieConv's, or a preloaded one) first, else libtorch's. Loads libtorch if it is not
+    /// loaded yet.
     /// </remarks>
     public static unsafe bool? MklTakesGenericKernels()
     {

@@ -57,7 +57,7 @@ internal sealed record BenchmarkResult(string Config, string Group, string Devic
 /// <summary>The processor and thread setup a benchmark line was measured with, in one line of text.</summary>
 internal static class HostDescription
 {
-    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512, MKL own kernels, LD_PRELOAD libmkl_intel_kernels.so".</summary>
+    /// <summary>E.g. "AMD EPYC, 2 logical processors, 2 libtorch threads, AVX-512, MKL own kernels".</summary>
     public static string Current { get; } = Describe();
 
     private static string Describe()
@@ -65,7 +65,7 @@ internal static class HostDescription
         string vectors = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
             : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "AVX2"
             : System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? "Neon" : "no wide vectors";
-        // A preloaded library can change which kernels libtorch runs (tools/mkl-amd): the line says so.
+        // A preloaded library can change which kernels libtorch runs: the line says so.
         string preloaded = Environment.GetEnvironmentVariable("LD_PRELOAD") is { Length: > 0 } preload
             ? ", LD_PRELOAD " + string.Join(" ", preload.Split([' ', ':'], StringSplitOptions.RemoveEmptyEntries).Select(Path.GetFileName))
             : "";

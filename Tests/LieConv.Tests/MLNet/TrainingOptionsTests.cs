@@ -37,7 +37,7 @@ public class TrainingOptionsTests : TempFolderFixture
         Assert.That(reports.Count(r => r.Kind == ProgressKind.Step), Is.EqualTo(2 * 2), "16 clouds in batches of 8 for 2 epochs, reported every step");
         Assert.That(reports.Last().EstimatedRemaining, Is.Not.Null);
         Assert.That(messages.Any(m => m.Contains("validation Accuracy")), Is.True, string.Join("\n", messages));
-        // On the CPU the log says when libtorch's MKL takes its generic kernels (an AMD processor without tools/mkl-amd).
+        // On the CPU the log says when libtorch's MKL takes its generic kernels (a processor not Intel's, with LIECONV_MKL_OWN_KERNELS=0).
         Assert.That(messages.Any(m => m.Contains("generic matrix kernels")), Is.EqualTo(LieConv.Runtime.TorchRuntime.MklTakesGenericKernels() == true),
             string.Join("\n", messages));
     }
