@@ -53,8 +53,11 @@ internal static class MklOwnKernels
 
     private static void Apply()
     {
-        var reason = Refusal(OperatingSystem.IsLinux(), RuntimeInformation.ProcessArchitecture, ProcessorVendor(),
-            Environment.GetEnvironmentVariable(SwitchVariable), IsLoaded("libtorch_cpu.so"));
+        bool linux = OperatingSystem.IsLinux();
+        var (architecture, vendor, switchValue) = (RuntimeInformation.ProcessArchitecture, ProcessorVendor(), Environment.GetEnvironmentVariable(SwitchVariable));
+        // Whether libtorch is loaded is asked last, through libdl: only where everything else says yes.
+        var reason = Refusal(linux, architecture, vendor, switchValue, libtorchLoaded: false)
+            ?? Refusal(linux, architecture, vendor, switchValue, IsLoaded("libtorch_cpu.so"));
         if (reason is not null)
         {
             Outcome = "not applied: " + reason;
