@@ -28,13 +28,16 @@ internal static class MklOwnKernels
     /// <summary>The environment variable that turns this off with the value 0.</summary>
     internal const string SwitchVariable = "LIECONV_MKL_OWN_KERNELS";
 
-    private const string VendorTest = "mkl_serv_intel_cpu_true";
+    /// <summary>MKL's vendor test, the function the shared object defines.</summary>
+    internal const string VendorTest = "mkl_serv_intel_cpu_true";
+
+    private const string Applied = "applied";
 
     /// <summary>What happened in this process (for diagnostics and tests).</summary>
     internal static string Outcome { get; private set; } = "not attempted";
 
     /// <summary>Whether this process loaded the answering shared object.</summary>
-    internal static bool Loaded { get; private set; }
+    internal static bool Loaded => Outcome == Applied;
 
     [ModuleInitializer]
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification =
@@ -63,8 +66,7 @@ internal static class MklOwnKernels
             Outcome = "not applied: " + reason;
             return;
         }
-        Loaded = LoadGlobally(SharedObject());
-        Outcome = Loaded ? "applied" : "not applied: the shared object could not be loaded";
+        Outcome = LoadGlobally(SharedObject()) ? Applied : "not applied: the shared object could not be loaded";
     }
 
     /// <summary>Why the vendor test is left alone in a process with these facts; null when it is answered.</summary>
@@ -192,26 +194,16 @@ internal static class MklOwnKernels
         }
     }
 
-    /// <summary>Whether a library with this file name is loaded in the process (RTLD_NOLOAD opens only a loaded one).</summary>
-    private static bool IsLoaded(string fileName)
+    /// <summary>
+    /// Whether a library of this name is loaded in the process: RTLD_NOLOAD opens only a loaded one, and matches its
+    /// SONAME however it was opened (libtorch_cpu.so's is its file name).
+    /// </summary>
+    private static bool IsLoaded(string soname)
     {
-        var handle = Open(fileName, Now | NoLoad);
-        if (handle == IntPtr.Zero) return IsMapped(fileName);
+        var handle = Open(soname, Now | NoLoad);
+        if (handle == IntPtr.Zero) return false;
         CloseLibrary(handle);
         return true;
-    }
-
-    /// <summary>Whether a file of this name is mapped (a library opened by full path is not found by its bare name).</summary>
-    private static bool IsMapped(string fileName)
-    {
-        try
-        {
-            return File.ReadLines("/proc/self/maps").Any(line => line.EndsWith("/" + fileName, StringComparison.Ordinal));
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private const int Now = 0x2, Global = 0x100, NoLoad = 0x4;

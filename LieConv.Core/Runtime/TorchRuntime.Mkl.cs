@@ -5,8 +5,6 @@ namespace LieConv.Runtime;
 
 public static partial class TorchRuntime
 {
-    private const string MklVendorTest = "mkl_serv_intel_cpu_true";
-
     /// <summary>
     /// When <see cref="MklTakesGenericKernels"/> is true: one line for a log or console that says so and what to do;
     /// otherwise null. Matters for CPU work only.
@@ -34,12 +32,12 @@ public static partial class TorchRuntime
     {
         if (!OperatingSystem.IsLinux()) return null;
         _ = get_num_threads();   // loads libtorch, which TorchSharp opens into a scope of its own
-        if (!NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), MklVendorTest, out var answer))
+        if (!NativeLibrary.TryGetExport(NativeLibrary.GetMainProgramHandle(), MklOwnKernels.VendorTest, out var answer))
         {
             if (!NativeLibrary.TryLoad("libtorch_cpu.so", out var libtorch)) return null;
             try
             {
-                if (!NativeLibrary.TryGetExport(libtorch, MklVendorTest, out answer)) return null;
+                if (!NativeLibrary.TryGetExport(libtorch, MklOwnKernels.VendorTest, out answer)) return null;
             }
             finally
             {
