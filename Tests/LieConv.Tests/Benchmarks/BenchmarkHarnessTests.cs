@@ -38,14 +38,15 @@ public class BenchmarkHarnessTests
         start.ArgumentList.Add(HarnessPath());
         foreach (var argument in args) start.ArgumentList.Add(argument);
         using var process = Process.Start(start)!;
+        // Both streams read while it runs (a full pipe would stall it), and neither read may outlast the limit.
+        var output = process.StandardOutput.ReadToEndAsync();
         var errors = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
         if (!process.WaitForExit(Limit))
         {
             process.Kill(entireProcessTree: true);
             Assert.Fail($"The harness ran past {Limit} with {string.Join(' ', args)}.");
         }
-        return (process.ExitCode, output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), errors.Result);
+        return (process.ExitCode, output.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), errors.Result);
     }
 
     private static JsonElement Parse(string line) => JsonDocument.Parse(line).RootElement;
