@@ -4,8 +4,8 @@ namespace LieConv;
 
 /// <summary>
 /// Runs LieConv.Core's module initializer when this assembly loads, before its code can call libtorch: Core answers
-/// MKL's vendor test there, which must come before libtorch loads (LieConv.Core/Runtime/MklOwnKernels.cs). Linked
-/// into every LieConv assembly that calls TorchSharp without going through Core first.
+/// MKL's vendor test there, which must come before libtorch loads (LieConv.Core/Runtime/MklOwnKernels.cs). Compiled
+/// into every project but Core that can call TorchSharp (Directory.Build.targets), samples included.
 /// </summary>
 internal static class LoadsCoreFirst
 {
