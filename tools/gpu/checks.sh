@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every GPU check of the project in one run, for the lent CUDA machine (see README, "Benchmarks on a GPU"):
-#   1. the main job (RotMNIST T(2) through ML.NET: Fit, Save, Load, PredictionEngine) with --device cuda;
+#   1. the main job (RotMNIST SO(2) through ML.NET: Fit, Save, Load, PredictionEngine) with --device cuda;
 #   2. the group tour on the GPU (Exp, Log and kernel inputs keep their promises in float32 on CUDA);
 #   3. the benchmark set with --device cuda, one configuration per process, each followed by the original's step on
 #      the same GPU where the original is at hand (tools/gpu/original_baseline.py; the original's code in .original/, from

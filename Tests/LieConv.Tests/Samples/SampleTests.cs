@@ -35,11 +35,22 @@ public class SampleTests : TempFolderFixture
         Assert.That(json.GetProperty("train_size").GetInt32(), Is.EqualTo(30), "--split {'train':30}");
         Assert.That(json.GetProperty("test_size").GetInt32(), Is.EqualTo(20));
         Assert.That(json.GetProperty("epochs").GetInt32(), Is.EqualTo(1));
+        Assert.That(json.GetProperty("augmentation").GetString(), Is.EqualTo("none"), "an SO(2) network is invariant to the rotations");
         Assert.That(json.GetProperty("test_error").GetDouble(), Is.InRange(0.0, 1.0));
         Assert.That(File.Exists(Path.Combine(Folder, "model.zip")), Is.True);
         Assert.That(new FileInfo(Path.Combine(Folder, "training.png")).Length, Is.GreaterThan(1000));
         Assert.That(output, Does.Contain("Reloaded").And.Contain("epoch 1"));
     }
+
+    [TestCase("T(2)", true)]
+    [TestCase("Trivial(2)", true)]
+    [TestCase("Tx(2)", true)]
+    [TestCase("Rx(.1)", true)]
+    [TestCase("SO2(.2)", false)]
+    [TestCase("RxSO2(.3)", false)]
+    [TestCase("SE2(.05)", false)]
+    public void RotMnistAugmentsByDefaultOnlyGroupsWithoutTheRotations(string group, bool augments)
+        => Assert.That(RotMnistApp.AugmentsByDefault(group), Is.EqualTo(augments));
 
     [Test]
     public void Qm9TrainsOnAnNpzSplit()
