@@ -37,8 +37,7 @@ public static class Qm9App
         options.AddTo(root);
         foreach (Option option in new Option[] { task, validSize, recenter, download })
             root.Options.Add(option);
-        root.SetAction(result => Train(result, options, task, validSize, recenter, download, output));
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        return SampleCommand.Invoke(root, args, output, result => Train(result, options, task, validSize, recenter, download, output));
     }
 
     private static int Train(ParseResult result, SampleOptions options, Option<string> taskOption, Option<int> validOption,

@@ -41,8 +41,7 @@ public static class RotMnistApp
             "digits, rotated by this project's generator); --data takes a folder with the official mnist_all_rotation_normalized_float_*.amat files. " +
             "--aug defaults to True unless the group already holds the rotations (SO2, RxSO2, SE2), whose networks are invariant to them.");
         options.AddTo(root);
-        root.SetAction(result => Train(result, options, output));
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        return SampleCommand.Invoke(root, args, output, result => Train(result, options, output));
     }
 
     private static int Train(ParseResult result, SampleOptions options, TextWriter output)

@@ -52,27 +52,8 @@ public static class SpringsApp
         options.AddTo(root);
         foreach (Option option in new Option[] { network, validationSize, systems, rollout, microBatches }) root.Options.Add(option);
 
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0 || args.Contains("--help") || args.Contains("-h"))
-        {
-            foreach (var error in parsed.Errors) output.WriteLine(error.Message);
-            if (parsed.Errors.Count == 0)
-            {
-                parsed.Invoke(new InvocationConfiguration { Output = output, Error = output });
-                return 0;
-            }
-            return 1;
-        }
-        try
-        {
-            return Execute(parsed, options, DynamicsSettings(parsed, options, network), parsed.GetValue(validationSize), parsed.GetValue(systems),
-                parsed.GetValue(rollout), parsed.GetValue(microBatches), output);
-        }
-        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException)
-        {
-            output.WriteLine($"error: {e.Message}");
-            return 1;
-        }
+        return SampleCommand.Invoke(root, args, output, parsed => Execute(parsed, options, DynamicsSettings(parsed, options, network),
+            parsed.GetValue(validationSize), parsed.GetValue(systems), parsed.GetValue(rollout), parsed.GetValue(microBatches), output));
     }
 
     /// <summary>

@@ -86,6 +86,33 @@ public class SampleTests : TempFolderFixture
         Assert.That(output, Does.Contain("--no-such-flag"));
     }
 
+    [TestCase("--group", "SE4(1)", "'SE4(1)' is not a valid group spec")]
+    [TestCase("--fill", "abc", "'abc' is not a number")]
+    [TestCase("--net_config", "{'width':3}", "net_config key 'width' is not known")]
+    public void AMalformedValueIsOneErrorLineWithoutAStackTrace(string flag, string value, string message)
+    {
+        var (code, output, result) = Run(RotMnistApp.Run, flag, value, "--out", Folder);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(result, Is.Null);
+        Assert.That(output.Trim(), Does.StartWith("error: ").And.Contain(message), "the message, first and alone");
+        Assert.That(output, Does.Not.Contain("   at "), "no stack trace");
+    }
+
+    [Test]
+    public void Qm9ReportsAMalformedValueInOneLineToo()
+    {
+        var (code, output, _) = Run(Qm9App.Run, "--data", Folder, "--split", "{'train':'many'}", "--out", Folder);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output.Trim(), Does.StartWith("error: ").And.Contain("'many' is not a number"));
+        Assert.That(output, Does.Not.Contain("   at "));
+        string corrupt = Path.Combine(Folder, "train.npz");
+        File.WriteAllText(corrupt, "not a zip of .npy arrays");
+        (code, output, _) = Run(Qm9App.Run, "--data", corrupt, "--out", Folder);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output.Trim(), Does.StartWith("error: ").And.Contain("train.npz"), "names the file");
+        Assert.That(output, Does.Not.Contain("   at "));
+    }
+
     [Test]
     public void NetConfigMergesOverDefaultsAndFlagsWin()
     {
